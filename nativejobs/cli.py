@@ -1,0 +1,289 @@
+"""The ``nativejobs`` command: parse, call the library, render with rich.
+
+Exit codes: 0 ok, 1 the run failed, 2 bad input (spec, arguments, unknown run), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from nativejobs.errors import NativeJobsError, RunFailedError, SpecError, StoreNotFoundError
+from nativejobs.orchestrate import Orchestrator, RunStatus, State
+from nativejobs.plan import Plan, Step, build_plan
+from nativejobs.report import FORMATS, render
+from nativejobs.spec import STEP_KINDS, ExperimentSpec, load_spec
+from nativejobs.store import Store, open_store, step_dir
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Run native-vs-translated instruction-tuning studies.")
+out = Console()
+err = Console(stderr=True)
+_DEBUG = {"on": False}
+
+SpecArg = Annotated[Path, typer.Argument(help="experiment spec (YAML)", show_default=False)]
+StoreOpt = Annotated[str | None, typer.Option("--store", help="store URI (default: the spec's, "
+                                              "$NATIVEJOBS_STORE, or ./.nativejobs/store)")]
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    for line in message.splitlines():
+        err.print(f"[red]error:[/red] {line}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _default_store(store: str | None, spec: ExperimentSpec | None = None) -> Store:
+    uri = store or (spec.store_uri() if spec else None) or os.environ.get("NATIVEJOBS_STORE") \
+        or str(Path(".nativejobs/store").resolve())
+    return open_store(uri)
+
+
+def _load(spec_path: Path) -> tuple[ExperimentSpec, Plan]:
+    spec = load_spec(spec_path)
+    return spec, build_plan(spec)
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False) -> None:
+    _DEBUG["on"] = debug
+
+
+@app.command()
+def validate(spec: SpecArg) -> None:
+    """Check a spec and say what it describes."""
+    s, plan = _load(spec)
+    cells = len(s.languages) * len(s.conditions) * len(s.models) * len(s.arms)
+    out.print(f"[green]ok[/green] {s.name}: {len(s.languages)} languages × {len(s.conditions)} "
+              f"conditions × {len(s.models)} models × {len(s.arms)} arms = {cells} trained cells, "
+              f"{len(s.benchmarks)} benchmarks, {len(plan.steps)} steps")
+
+
+def _plan_table(plan: Plan, store: Store) -> Table:
+    done = {s.key for s in plan.steps if store.is_done(s.kind, s.key)}
+    table = Table(title=f"plan {plan.name} ({store.uri})")
+    for col in ("step", "steps", "done", "to run"):
+        table.add_column(col, justify="left" if col == "step" else "right")
+    for kind in STEP_KINDS:
+        keys = [s.key for s in plan.steps if s.kind == kind]
+        n_done = sum(k in done for k in keys)
+        table.add_row(kind, str(len(keys)), str(n_done), str(len(keys) - n_done))
+    table.add_row("[bold]total", str(len(plan.steps)), str(len(done)), str(len(plan.steps) - len(done)))
+    return table
+
+
+@app.command()
+def plan(spec: SpecArg, store: StoreOpt = None,
+         steps: Annotated[bool, typer.Option("--steps", help="list every step")] = False) -> None:
+    """Show the DAG of steps a spec makes and which are already done."""
+    s, p = _load(spec)
+    st = _default_store(store, s)
+    out.print(_plan_table(p, st))
+    if steps:
+        table = Table()
+        for col in ("kind", "key", "what", "done"):
+            table.add_column(col)
+        for step in p.steps:
+            table.add_row(step.kind, step.key[:12], step.title, "✓" if st.is_done(step.kind, step.key) else "")
+        out.print(table)
+
+
+def _record_run(store: Store, spec: ExperimentSpec, plan: Plan) -> None:
+    store.put_json(f"runs/{plan.name}/run.json", {
+        "name": plan.name, "submitted_at": time.time(), "spec": spec.model_dump(mode="json"),
+        "summary": plan.summary.ref,
+        "steps": [{"kind": s.kind, "key": s.key, "labels": s.labels} for s in plan.steps]})
+
+
+class _Progress:
+    """Renders reconcile passes and step events with rich."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan, self.started = plan, {}  # type: dict[str, float]
+        self.status: RunStatus | None = None
+        self.t0 = time.monotonic()
+
+    def event(self, what: str, step: Step, detail: str) -> None:
+        if what == "launched":
+            self.started[step.key] = time.monotonic()
+            return
+        took = time.monotonic() - self.started.pop(step.key, time.monotonic())
+        mark = "[green]✓[/green]" if what == "succeeded" else "[red]✗[/red]"
+        out.print(f"{mark} {step.kind:<9} {step.title} [dim]({took:.1f}s) {detail}[/dim]", highlight=False)
+
+    def table(self) -> Table:
+        table = Table(title=f"{self.plan.name}: {time.monotonic() - self.t0:.0f}s", title_justify="left")
+        for col in ("step", "done", "running", "waiting", "failed", "total"):
+            table.add_column(col, justify="left" if col == "step" else "right")
+        states = self.status.states if self.status else {}
+        for kind in STEP_KINDS:
+            mine = [states.get(s.key) for s in self.plan.steps if s.kind == kind]
+            c = {st: mine.count(st) for st in State}
+            table.add_row(kind, str(c[State.DONE]), str(c[State.RUNNING]),
+                          str(c[State.WAITING] + c[State.READY]),
+                          str(c[State.FAILED] + c[State.BLOCKED]), str(len(mine)))
+        return table
+
+
+def _raise_interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@app.command()
+def submit(spec: SpecArg, store: StoreOpt = None,
+           backend: Annotated[str, typer.Option(help="where steps run: local")] = "local",
+           max_parallel: Annotated[int | None, typer.Option(min=1, help="steps at once")] = None) -> None:
+    """Run a study; finished steps are never redone, so submitting again resumes."""
+    if backend != "local":
+        _fail(f"--backend: got {backend!r}; only 'local' is available in this version", 2)
+    from nativejobs.backends.local import LocalBackend
+    from nativejobs.engines.models import cache_dir
+
+    s, p = _load(spec)
+    st = _default_store(store, s)
+    parallel = max_parallel or s.execution.max_parallel
+    local = LocalBackend(log_dir=cache_dir() / "logs",
+                         threads_per_step=max(1, (os.cpu_count() or 1) // parallel))
+    progress = _Progress(p)
+    orch = Orchestrator(p, st, local, max_parallel=parallel, retries=s.execution.retries,
+                        on_event=progress.event)
+    _record_run(st, s, p)
+    todo = [x for x in p.steps if not st.is_done(x.kind, x.key)]
+    if not todo:
+        out.print(f"{p.name}: all {len(p.steps)} steps are already done; nothing to run")
+        _print_results(st, p.name, "md")
+        return
+    if retried := orch.forgive_failures():
+        out.print(f"retrying {len(retried)} step(s) that failed in an earlier submit")
+    out.print(f"{p.name}: {len(p.steps) - len(todo)} of {len(p.steps)} steps already done; "
+              f"running {len(todo)} with up to {parallel} at once (store {st.uri})")
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        with Live(progress.table(), console=out, refresh_per_second=2, transient=True) as live:
+            def on_pass(status: RunStatus) -> None:
+                progress.status = status
+                live.update(progress.table())
+            status = orch.run(st.uri, on_pass=on_pass)
+    except KeyboardInterrupt:
+        local.cancel_all()
+        _fail(f"interrupted; finished steps are kept. Run `nativejobs submit {spec}` to continue.", 130)
+    out.print(progress.table())
+    if not status.succeeded:
+        for key, why in status.failures.items():
+            step = p.by_key()[key]
+            err.print(f"[red]failed[/red] {step.kind} {step.title} ({key[:12]}): {why}; "
+                      f"see `nativejobs logs {p.name} {key[:12]}`", highlight=False)
+        blocked = sum(v is State.BLOCKED for v in status.states.values())
+        raise RunFailedError(f"{len(status.failures)} step(s) failed, {blocked} blocked by them")
+    _print_results(st, p.name, "md")
+
+
+def _run_record(store: Store, name: str) -> dict[str, Any]:
+    try:
+        return store.get_json(f"runs/{name}/run.json")
+    except StoreNotFoundError:
+        raise StoreNotFoundError(f"no run named {name!r} in {store.uri}; check the name or "
+                                 "pass --store") from None
+
+
+def _print_results(store: Store, name: str, fmt: str) -> None:
+    run = _run_record(store, name)
+    kind, _, key = run["summary"].partition("/")
+    if not store.is_done(kind, key):
+        raise StoreNotFoundError(f"run {name!r} has no results yet; `nativejobs status {name}` "
+                                 "shows what is left")
+    records = store.get_json(f"{step_dir(kind, key)}/results.json")
+    kinds = {c["name"]: c["kind"] for c in run["spec"]["conditions"]}
+    text = render(records, kinds, fmt)
+    sys.stdout.write(text) if fmt != "md" else out.print(text, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def results(name: Annotated[str, typer.Argument(help="experiment name")], store: StoreOpt = None,
+            format: Annotated[str, typer.Option("--format", "-f", help="md, csv or json")] = "md") -> None:
+    """Print a finished run's results: md (table with ΔS), csv or json (flat records)."""
+    if format not in FORMATS:
+        _fail(f"--format: got {format!r}; use one of {', '.join(FORMATS)}", 2)
+    _print_results(_default_store(store), name, format)
+
+
+@app.command()
+def status(name: Annotated[str, typer.Argument(help="experiment name")], store: StoreOpt = None) -> None:
+    """Show how far a run has got, step by step."""
+    st = _default_store(store)
+    run = _run_record(st, name)
+    attempts = st.get_json(f"runs/{name}/attempts.json") if st.exists(f"runs/{name}/attempts.json") else {}
+    table = Table(title=f"{name} ({st.uri})")
+    for col in ("kind", "key", "what", "state", "attempts"):
+        table.add_column(col)
+    for s in run["steps"]:
+        tries = attempts.get(s["key"], [])
+        done = st.is_done(s["kind"], s["key"])
+        state = "done" if done else (tries[-1]["outcome"] if tries else "not run")
+        table.add_row(s["kind"], s["key"][:12], " ".join(s["labels"].values()), state, str(len(tries)))
+    out.print(table)
+
+
+@app.command()
+def logs(name: Annotated[str, typer.Argument(help="experiment name")],
+         step: Annotated[str, typer.Argument(help="step key (a prefix is enough)")],
+         store: StoreOpt = None) -> None:
+    """Print the log of a step's latest attempt."""
+    st = _default_store(store)
+    run = _run_record(st, name)
+    matches = [s for s in run["steps"] if s["key"].startswith(step.split("/")[-1])]
+    if len(matches) != 1:
+        _fail(f"step {step!r} matches {len(matches)} steps of {name}; give more of the key", 2)
+    s = matches[0]
+    paths = st.list(f"{step_dir(s['kind'], s['key'])}/_logs")
+    if paths:
+        sys.stdout.write(st.get_text(sorted(paths, key=lambda p: int(p.rsplit("-", 1)[1][:-4]))[-1]))
+        return
+    from nativejobs.engines.models import cache_dir
+
+    live = sorted((cache_dir() / "logs").glob(f"{s['kind']}-{s['key']}-attempt-*.log"))
+    if not live:
+        _fail(f"step {s['key'][:12]} has no logs yet", 2)
+    sys.stdout.write(live[-1].read_text(encoding="utf-8", errors="replace"))
+
+
+def main() -> None:
+    """Console entry point: map our errors to exit codes and one-line messages."""
+    try:
+        app(standalone_mode=False)
+    except SpecError as e:
+        _exit(e, 2)
+    except StoreNotFoundError as e:
+        _exit(e, 2)
+    except RunFailedError as e:
+        _exit(e, 1)
+    except NativeJobsError as e:
+        _exit(e, 1)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as e:  # click's usage errors carry their own exit code
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
+
+
+def _exit(e: Exception, code: int) -> NoReturn:
+    if _DEBUG["on"]:
+        raise e
+    try:
+        _fail(str(e), code)
+    except typer.Exit as x:
+        sys.exit(x.exit_code)

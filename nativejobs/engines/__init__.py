@@ -1,0 +1,38 @@
+"""Inference shared by translate, evaluate and judge: one protocol, one registry.
+
+On CPU (and on GPU without vLLM) the transformers engine serves; vLLM joins on GPU.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+__all__ = ["Engine", "load_engine"]
+
+
+class Engine(Protocol):
+    """A loaded model that completes prompts and scores continuations."""
+
+    batch_size: int
+
+    def generate(self, prompts: list[str], *, max_new_tokens: int,
+                 stop: tuple[str, ...] = ()) -> list[str]:
+        """Greedy completions of ``prompts``, each cut at the first stop sequence."""
+        ...
+
+    def loglikelihood(self, pairs: list[tuple[str, str]]) -> list[float]:
+        """Sum of log-probabilities of each continuation given its context."""
+        ...
+
+    def chat_prompt(self, message: str) -> str:
+        """``message`` as a one-turn user prompt in the model's chat template (as-is if none)."""
+        ...
+
+
+def load_engine(model_id: str, *, revision: str | None = None, adapter: Path | None = None,
+                batch_size: int = 8) -> Engine:
+    """Load ``model_id`` (hub id, local path or ``pypi:<package>``) with an optional LoRA adapter."""
+    from nativejobs.engines.hf import TransformersEngine
+
+    return TransformersEngine(model_id, revision=revision, adapter=adapter, batch_size=batch_size)

@@ -1,0 +1,228 @@
+"""Level-triggered reconcile: each pass recomputes every step's state from the store's markers,
+the run's recorded attempts and a fresh backend listing, then launches what is ready.
+
+Nothing is remembered only in memory: kill the controller at any point, start it again, and
+the next pass picks up where the store says the run is. Retry budgets live in the store
+(``runs/<name>/attempts.json``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Literal, Protocol
+
+from nativejobs.plan import Plan, Step
+from nativejobs.store import Store, step_dir
+
+__all__ = ["Attempt", "Backend", "Observation", "Orchestrator", "Outcome", "RunStatus", "State", "classify"]
+
+log = logging.getLogger(__name__)
+
+EXIT_BAD_INPUT = 3
+_PRIORITY = {"prepare": 0, "translate": 1, "train": 2, "evaluate": 3, "summarize": 4}
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a backend sees of one launched step right now."""
+
+    key: str
+    phase: Literal["running", "succeeded", "failed"]
+    exit_code: int | None = None
+    reason: str = ""  # e.g. Evicted, DeadlineExceeded
+
+
+class Outcome(str, Enum):
+    DONE = "done"
+    RETRY = "retry"  # costs one attempt of the budget
+    RETRY_FREE = "retry_free"  # preemption: costs nothing
+    BAD_INPUT = "bad_input"  # exit 3: never retried
+
+
+def classify(obs: Observation, *, has_marker: bool) -> Outcome:
+    """How a finished step counts: the marker is the only proof of done."""
+    if has_marker:
+        return Outcome.DONE
+    if obs.exit_code == EXIT_BAD_INPUT:
+        return Outcome.BAD_INPUT
+    if obs.reason in ("Evicted", "DisruptionTarget", "Preempted"):
+        return Outcome.RETRY_FREE
+    return Outcome.RETRY
+
+
+class Backend(Protocol):
+    """Runs steps somewhere; knows nothing of ordering."""
+
+    def launch(self, step: Step, *, store_uri: str, attempt: int) -> None: ...
+    def observe(self) -> dict[str, Observation]: ...
+    def release(self, key: str) -> str:
+        """Forget a finished step; returns its log text."""
+        ...
+    def cancel_all(self) -> None: ...
+
+
+class State(str, Enum):
+    DONE = "done"
+    RUNNING = "running"
+    READY = "ready"
+    WAITING = "waiting"  # inputs not done yet, or backing off before a retry
+    FAILED = "failed"
+    BLOCKED = "blocked"  # an upstream step failed
+
+
+@dataclass
+class Attempt:
+    number: int
+    outcome: str
+    exit_code: int | None
+    reason: str
+    finished_at: float
+
+
+@dataclass
+class RunStatus:
+    states: dict[str, State]
+    failures: dict[str, str] = field(default_factory=dict)  # key -> why
+
+    def counts(self) -> Counter[State]:
+        return Counter(self.states.values())
+
+    @property
+    def finished(self) -> bool:
+        return not any(s in (State.RUNNING, State.READY, State.WAITING) for s in self.states.values())
+
+    @property
+    def succeeded(self) -> bool:
+        return all(s is State.DONE for s in self.states.values())
+
+
+EventHandler = Callable[[str, Step, str], None]
+
+
+class Orchestrator:
+    """Drives one plan to completion on one backend."""
+
+    def __init__(self, plan: Plan, store: Store, backend: Backend, *, max_parallel: int,
+                 retries: int, on_event: EventHandler | None = None,
+                 backoff_s: Callable[[int], float] = lambda n: min(60.0, 2.0 ** n)) -> None:
+        self.plan, self.store, self.backend = plan, store, backend
+        self.max_parallel, self.retries, self.backoff_s = max_parallel, retries, backoff_s
+        self.on_event = on_event or (lambda *_: None)
+        self.steps = plan.by_key()
+        self._done: set[str] = set()  # markers are never removed, so a positive can be kept
+        self._attempts_path = f"runs/{plan.name}/attempts.json"
+        self.attempts: dict[str, list[Attempt]] = self._load_attempts()
+
+    # -- run state in the store ----------------------------------------------------------------
+    def _load_attempts(self) -> dict[str, list[Attempt]]:
+        if not self.store.exists(self._attempts_path):
+            return {}
+        raw: dict[str, list[dict[str, Any]]] = self.store.get_json(self._attempts_path)
+        return {k: [Attempt(**a) for a in v] for k, v in raw.items()}
+
+    def _save_attempts(self) -> None:
+        self.store.put_json(self._attempts_path,
+                            {k: [vars(a) for a in v] for k, v in self.attempts.items()})
+
+    def forgive_failures(self) -> list[str]:
+        """Clear the attempts of terminally failed steps, so a resubmit tries them again."""
+        failed = [k for k in self.attempts if self._terminal_failure(k)]
+        for key in failed:
+            del self.attempts[key]
+        if failed:
+            self._save_attempts()
+        return failed
+
+    def _terminal_failure(self, key: str) -> str | None:
+        tries = self.attempts.get(key, [])
+        if any(a.outcome == Outcome.BAD_INPUT for a in tries):
+            return "bad input (exit 3); fix the input and resubmit"
+        spent = sum(a.outcome == Outcome.RETRY for a in tries)
+        if spent > self.retries:
+            last = tries[-1]
+            return f"failed {spent} times (last exit code {last.exit_code}{', ' + last.reason if last.reason else ''})"
+        return None
+
+    # -- one pass --------------------------------------------------------------------------------
+    def _is_done(self, step: Step) -> bool:
+        if step.key not in self._done and self.store.is_done(step.kind, step.key):
+            self._done.add(step.key)
+        return step.key in self._done
+
+    def _record(self, obs: Observation) -> None:
+        step = self.steps[obs.key]
+        outcome = classify(obs, has_marker=self._is_done(step))
+        tries = self.attempts.setdefault(obs.key, [])
+        attempt = Attempt(len(tries) + 1, outcome.value, obs.exit_code, obs.reason, time.time())
+        tries.append(attempt)
+        self._save_attempts()
+        text = self.backend.release(obs.key)
+        self.store.put_text(f"{step_dir(step.kind, step.key)}/_logs/attempt-{attempt.number}.log", text)
+        self.on_event("succeeded" if outcome is Outcome.DONE else "failed", step,
+                      "" if outcome is Outcome.DONE else _last_line(text))
+
+    def _state(self, step: Step, running: set[str], states: dict[str, State]) -> State:
+        if self._is_done(step):
+            return State.DONE
+        if step.key in running:
+            return State.RUNNING
+        if self._terminal_failure(step.key):
+            return State.FAILED
+        upstream = [states[i.key] for i in step.inputs]
+        if any(s in (State.FAILED, State.BLOCKED) for s in upstream):
+            return State.BLOCKED
+        if not all(s is State.DONE for s in upstream):
+            return State.WAITING
+        tries = self.attempts.get(step.key, [])
+        if tries and time.time() < tries[-1].finished_at + self.backoff_s(len(tries)):
+            return State.WAITING
+        return State.READY
+
+    def reconcile(self, store_uri: str) -> RunStatus:
+        """One pass: observe, record finished attempts, launch ready steps."""
+        observed = self.backend.observe()
+        for obs in observed.values():
+            if obs.phase != "running" and obs.key in self.steps:
+                self._record(obs)
+        running = {k for k, o in observed.items() if o.phase == "running"}
+        states: dict[str, State] = {}
+        for step in self.plan.steps:  # dependency order: inputs are decided first
+            states[step.key] = self._state(step, running, states)
+        free = self.max_parallel - len(running)
+        ready = sorted((s for s in self.plan.steps if states[s.key] is State.READY),
+                       key=lambda s: _PRIORITY.get(s.kind, 99))  # translations are the long pole
+        for step in ready[: max(free, 0)]:
+            self._launch(step, store_uri)
+            states[step.key] = State.RUNNING
+        failures = {k: why for k in states if states[k] is State.FAILED
+                    and (why := self._terminal_failure(k))}
+        return RunStatus(states, failures)
+
+    def _launch(self, step: Step, store_uri: str) -> None:
+        definition = f"{step_dir(step.kind, step.key)}/_step.json"
+        if not self.store.exists(definition):
+            self.store.put_json(definition, step.definition())
+        attempt = len(self.attempts.get(step.key, [])) + 1
+        self.backend.launch(step, store_uri=store_uri, attempt=attempt)
+        self.on_event("launched", step, f"attempt {attempt}")
+
+    def run(self, store_uri: str, *, poll_s: float = 0.5,
+            on_pass: Callable[[RunStatus], None] | None = None) -> RunStatus:
+        """Reconcile until nothing is running or launchable."""
+        while True:
+            status = self.reconcile(store_uri)
+            if on_pass:
+                on_pass(status)
+            if status.finished:
+                return status
+            time.sleep(poll_s)
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "(no output)"

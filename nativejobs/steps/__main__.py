@@ -1,0 +1,82 @@
+"""Step entrypoint: ``python -m nativejobs.steps run --store URI --step KIND/KEY``.
+
+Exit codes: 0 done (marker written), 3 bad input or config (never retried), other = retryable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from nativejobs.errors import NativeJobsError, StepInputError
+from nativejobs.store import open_store, step_dir
+
+EXIT_OK, EXIT_RETRYABLE, EXIT_BAD_INPUT = 0, 1, 3
+
+
+def _logger(kind: str, key: str) -> logging.LoggerAdapter:  # type: ignore[type-arg]
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s [%(step)s] %(message)s",
+                        datefmt="%H:%M:%S", force=True)
+    for noisy in ("httpx", "urllib3", "botocore", "transformers", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return logging.LoggerAdapter(logging.getLogger("nativejobs.steps"), {"step": f"{kind}/{key[:8]}"})
+
+
+def run_step(store_uri: str, ref: str) -> int:
+    """Run one step to completion; returns the process exit code."""
+    from nativejobs.steps import REGISTRY
+    from nativejobs.steps._context import StepContext
+
+    kind, _, key = ref.partition("/")
+    log = _logger(kind, key)
+    store = open_store(store_uri)
+    if store.is_done(kind, key):
+        log.info("already done; nothing to do")
+        return EXIT_OK
+    definition = store.get_json(f"{step_dir(kind, key)}/_step.json")
+    threads = int(os.environ.get("NATIVEJOBS_THREADS", "0"))
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    start = time.time()
+    with tempfile.TemporaryDirectory(prefix=f"nativejobs-{kind}-") as tmp:
+        ctx = StepContext(store, kind, key, definition["params"], definition.get("labels", {}),
+                          {i["name"]: i for i in definition["inputs"]}, Path(tmp), log)
+        log.info("start %s", " ".join(ctx.labels.values()))
+        step = REGISTRY[kind](ctx)
+        step.setup()
+        metrics = step.run()
+        step.cleanup()
+    store.put_marker(kind, key, {"metrics": metrics, "wall_s": round(time.time() - start, 3)})
+    log.info("done in %.1fs", time.time() - start)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nativejobs.steps")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run one step")
+    run.add_argument("--store", required=True)
+    run.add_argument("--step", required=True, help="KIND/KEY")
+    args = parser.parse_args(argv)
+    try:
+        return run_step(args.store, args.step)
+    except (StepInputError, ValidationError) as e:
+        print(f"error: bad input: {e}", flush=True)
+        return EXIT_BAD_INPUT
+    except NativeJobsError as e:
+        print(f"error: {e}", flush=True)
+        return EXIT_RETRYABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
