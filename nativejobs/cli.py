@@ -258,7 +258,8 @@ def logs(name: Annotated[str, typer.Argument(help="experiment name")],
 def main() -> None:
     """Console entry point: map our errors to exit codes and one-line messages."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a typer.Exit inside a command comes back as its code
+        sys.exit(code if isinstance(code, int) else 0)
     except SpecError as e:
         _exit(e, 2)
     except StoreNotFoundError as e:

@@ -10,10 +10,19 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from nativejobs.errors import SpecError
 from nativejobs.languages import LANGUAGES
@@ -45,6 +54,9 @@ def _check_language(code: str) -> str:
         known = ", ".join(sorted(LANGUAGES))
         raise ValueError(f"unknown language {code!r}; use an ISO 639-1 code, one of: {known}")
     return code
+
+
+LanguageCode = Annotated[str, AfterValidator(_check_language)]
 
 
 class SourceSpec(_Model):
@@ -130,7 +142,7 @@ class TrainingSpec(_Model):
     micro_batch_size: int = Field(default=4, gt=0)  # per step; accumulation makes up the rest
     max_length: int = Field(default=1024, gt=16)
     template: Literal["alpaca", "chat"] = "alpaca"  # paper: very likely Alpaca
-    heldout_fraction: float = Field(default=0.05, ge=0, lt=0.5)
+    heldout_fraction: float = Field(default=0.05, ge=0, le=0.5)
     lora: LoraSpec = LoraSpec()
     seed: int = 0
 
@@ -150,7 +162,7 @@ class BenchmarkSpec(_Model):
     kind: Literal["extractive_qa", "math_cot", "multiple_choice"]
     path: str
     dev_path: str | None = None  # few-shot examples (MGSM exemplars, CMMLU dev)
-    languages: tuple[str, ...] | None = None  # None = every spec language
+    languages: tuple[LanguageCode, ...] | None = None  # None = every spec language
     shots: int = Field(default=0, ge=0)
     limit: int | None = Field(default=None, gt=0)
     # None = the benchmark's own cap (MGSM: 256, which can cut a long chain of thought)
@@ -160,11 +172,6 @@ class BenchmarkSpec(_Model):
     @classmethod
     def _resolve(cls, v: str | None, info: ValidationInfo) -> str | None:
         return None if v is None else _resolve_path(v, info)
-
-    @field_validator("languages")
-    @classmethod
-    def _known(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        return None if v is None else tuple(_check_language(c) for c in v)
 
     @model_validator(mode="after")
     def _shots_need_dev(self) -> BenchmarkSpec:
@@ -192,7 +199,7 @@ class ExperimentSpec(_Model):
 
     name: str = Field(pattern=_NAME)
     store: str | None = None  # default: $NATIVEJOBS_STORE, else ./.nativejobs/store
-    languages: tuple[str, ...] = Field(min_length=1)
+    languages: tuple[LanguageCode, ...] = Field(min_length=1)
     data: DataSpec
     engines: dict[str, EngineSpec] = {}
     conditions: tuple[ConditionSpec, ...] = Field(min_length=1)
@@ -205,10 +212,10 @@ class ExperimentSpec(_Model):
 
     @field_validator("languages")
     @classmethod
-    def _known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+    def _not_pivot(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         if "en" in v:
             raise ValueError("'en' is the pivot language and cannot be a target language")
-        return tuple(_check_language(c) for c in v)
+        return v
 
     @field_validator("store")
     @classmethod

@@ -35,7 +35,8 @@ class TransformersEngine:
         if adapter is not None:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, str(adapter))
+            # Merged weights: the same function, without LoRA's extra matmuls on every token.
+            model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
         self.model = model.to(self.device).eval()
         self.batch_size = batch_size
 
@@ -68,26 +69,56 @@ class TransformersEngine:
                 out[i] = _cut(text, stop)
         return out
 
+    def _padded(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Right-padded ids and attention mask for a batch of token sequences."""
+        width = max(len(q) for q in seqs)
+        ids = torch.full((len(seqs), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, seq in enumerate(seqs):
+            ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def _token_logprobs(self, seqs: list[list[int]], positions: list[list[int]],
+                        targets: list[list[int]]) -> list[list[float]]:
+        """For each row, log p(targets[k] | seq[: positions[k] + 1]), computed in batches."""
+        out: list[list[float]] = [[] for _ in seqs]
+        for batch in self._batches(len(seqs), [len(q) for q in seqs]):
+            ids, mask = self._padded([seqs[i] for i in batch])
+            logits = self.model(input_ids=ids, attention_mask=mask).logits
+            for row, i in enumerate(batch):
+                picked = torch.log_softmax(logits[row, positions[i]].float(), dim=-1)
+                out[i] = picked[torch.arange(len(targets[i])), targets[i]].tolist()
+        return out
+
     @torch.inference_mode()
     def loglikelihood(self, pairs: list[tuple[str, str]]) -> list[float]:
         tok = self.tokenizer
         # As lm-eval: encode context and continuation apart, so the continuation's tokens are exact.
-        encoded = [(tok(c, add_special_tokens=False).input_ids,
+        encoded = [(tok(c, add_special_tokens=False).input_ids or [tok.eos_token_id],
                     tok(x, add_special_tokens=False).input_ids) for c, x in pairs]
-        lengths = [len(c) + len(x) for c, x in encoded]
+        # Rows to run: single-token continuations of one context (multiple-choice letters) share
+        # one forward pass over the context; any other pair gets a row of its own.
+        rows: dict[tuple[int, ...], list[int]] = {}
+        for i, (ctx, cont) in enumerate(encoded):
+            rows.setdefault(tuple(ctx) if len(cont) == 1 else (-1 - i,), []).append(i)
+        seqs, positions, targets = [], [], []
+        for row_key, members in rows.items():
+            ctx, cont = encoded[members[0]]
+            if row_key[0] >= 0:  # shared context, one target token per member
+                seqs.append(ctx)
+                positions.append([len(ctx) - 1] * len(members))
+                targets.append([encoded[i][1][0] for i in members])
+            else:
+                seqs.append(ctx + cont)
+                positions.append(list(range(len(ctx) - 1, len(ctx) + len(cont) - 1)))
+                targets.append(cont)
         out = [0.0] * len(pairs)
-        for batch in self._batches(len(pairs), lengths):
-            width = max(lengths[i] for i in batch)
-            ids = torch.full((len(batch), width), tok.pad_token_id, dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for row, i in enumerate(batch):
-                seq = encoded[i][0] + encoded[i][1]
-                ids[row, : len(seq)] = torch.tensor(seq)
-                mask[row, : len(seq)] = 1
-            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-            logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
-            for row, i in enumerate(batch):
-                ctx, cont = encoded[i]
-                pos = torch.arange(len(ctx) - 1, len(ctx) + len(cont) - 1)
-                out[i] = float(logprobs[row, pos, torch.tensor(cont)].sum())
+        for members, logprobs in zip(rows.values(), self._token_logprobs(seqs, positions, targets),
+                                     strict=True):
+            if len(members) == 1:  # its own row, or a shared context with one choice
+                out[members[0]] = sum(logprobs)
+            else:
+                for i, lp in zip(members, logprobs, strict=True):
+                    out[i] = lp
         return out

