@@ -92,7 +92,8 @@ def plan(spec: SpecArg, store: StoreOpt = None,
         for col in ("kind", "key", "what", "done"):
             table.add_column(col)
         for step in p.steps:
-            table.add_row(step.kind, step.key[:12], step.title, "✓" if st.is_done(step.kind, step.key) else "")
+            done = "✓" if st.is_done(step.kind, step.key) else ""
+            table.add_row(step.kind, step.key[:12], step.title, done)
         out.print(table)
 
 

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from nativejobs.plan import Plan, Step
@@ -37,7 +37,7 @@ class Observation:
     reason: str = ""  # e.g. Evicted, DeadlineExceeded
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     DONE = "done"
     RETRY = "retry"  # costs one attempt of the budget
     RETRY_FREE = "retry_free"  # preemption: costs nothing
@@ -66,7 +66,7 @@ class Backend(Protocol):
     def cancel_all(self) -> None: ...
 
 
-class State(str, Enum):
+class State(StrEnum):
     DONE = "done"
     RUNNING = "running"
     READY = "ready"
@@ -145,7 +145,8 @@ class Orchestrator:
         spent = sum(a.outcome == Outcome.RETRY for a in tries)
         if spent > self.retries:
             last = tries[-1]
-            return f"failed {spent} times (last exit code {last.exit_code}{', ' + last.reason if last.reason else ''})"
+            reason = f", {last.reason}" if last.reason else ""
+            return f"failed {spent} times (last exit code {last.exit_code}{reason})"
         return None
 
     # -- one pass --------------------------------------------------------------------------------

@@ -4,9 +4,9 @@ A step's key is ``sha256(kind, version, params, input keys)``; anything that cha
 output is in its params or its inputs, and nothing else is (labels such as a condition's name
 live in ``Step.labels`` so renaming a condition reruns nothing).
 
-    prepare(lang) ─┬─ native ──────────────────────────────┬─▶ train(model, arm) ─▶ evaluate ─┐
-                   ├─ english ─▶ translate(en→lang) ───────┤                                  ├─▶ summarize
-                   └─ native ─▶ translate(lang→en) ─▶ translate(en→lang) (round trip) ─┘      ┘
+    prepare native(lang) ─┬──────────────────────────────────────┬─▶ train(model, arm) ─▶ evaluate ─┐
+      │                   └─▶ translate(lang→en) ─▶ translate(en→lang) (round trip)    ...    ├─▶ summarize
+      └▶ prepare English(lang, same size) ─▶ translate(en→lang) ─┘                            ┘
 """
 
 from __future__ import annotations
@@ -107,11 +107,17 @@ def _out(name: str, step: Step, artifact: str) -> StepInput:
     return StepInput(name, step.kind, step.key, artifact)
 
 
-def _prepare(spec: ExperimentSpec, lang: str) -> Step:
-    params = {"language": lang, "native": spec.data.native.model_dump(mode="json"),
-              "english": spec.data.english.model_dump(mode="json"),
-              "size": spec.data.size, "seed": spec.data.seed}
-    return _step("prepare", params, language=lang, what="prepare")
+def _prepare(spec: ExperimentSpec, lang: str) -> tuple[Step, Step]:
+    """The native sample, and the English sample matched to its size (its own step, so an edit
+    to the English pool leaves native training alone)."""
+    common = {"language": lang, "size": spec.data.size, "seed": spec.data.seed}
+    native = _step("prepare", {**common, "role": "native",
+                               "source": spec.data.native.model_dump(mode="json")},
+                   language=lang, what="native sample")
+    english = _step("prepare", {**common, "role": "english",
+                                "source": spec.data.english.model_dump(mode="json")},
+                    (_out("match", native, "data.jsonl"),), language=lang, what="English sample")
+    return native, english
 
 
 def _translate(spec: ExperimentSpec, engine: str, source: StepInput, src: str, tgt: str,
@@ -121,17 +127,17 @@ def _translate(spec: ExperimentSpec, engine: str, source: StepInput, src: str, t
     return _step("translate", params, (source,), what=f"translate {src}→{tgt}", **labels)
 
 
-def _condition_data(spec: ExperimentSpec, cond: ConditionSpec, prep: Step,
+def _condition_data(spec: ExperimentSpec, cond: ConditionSpec, native: Step, english: Step,
                     lang: str) -> tuple[StepInput, list[Step]]:
     """The training-data artifact of one condition and the translate steps that make it."""
     if cond.kind == "native":
-        return _out("data", prep, "native.jsonl"), []
+        return _out("data", native, "data.jsonl"), []
     assert cond.engine is not None  # the spec guarantees it for non-native conditions
     labels = {"language": lang, "condition": cond.name}
     if cond.kind == "translated":
-        t = _translate(spec, cond.engine, _out("source", prep, "english.jsonl"), "en", lang, **labels)
-        return _out("data", t, "translated.jsonl"), [t]
-    pivot = _translate(spec, cond.engine, _out("source", prep, "native.jsonl"), lang, "en", **labels)
+        t = _translate(spec, cond.engine, _out("source", english, "data.jsonl"), "en", lang, **labels)
+        return _out("data", t, "translated.jsonl"), [english, t]
+    pivot = _translate(spec, cond.engine, _out("source", native, "data.jsonl"), lang, "en", **labels)
     back = _translate(spec, cond.engine, _out("source", pivot, "translated.jsonl"), "en", lang,
                       **labels)
     return _out("data", back, "translated.jsonl"), [pivot, back]
@@ -147,12 +153,12 @@ def build_plan(spec: ExperimentSpec) -> Plan:
     steps: dict[str, Step] = {}
     evaluations: list[Step] = []
     for lang in spec.languages:
-        prep = _prepare(spec, lang)
-        _add(steps, prep)
+        native, english = _prepare(spec, lang)
+        _add(steps, native)
         benches = [b.model_dump(mode="json", exclude={"languages"}) for b in spec.benchmarks
                    if b.languages is None or lang in b.languages]
         for cond in spec.conditions:
-            data, made = _condition_data(spec, cond, prep, lang)
+            data, made = _condition_data(spec, cond, native, english, lang)
             _add(steps, *made)
             for model in spec.models:
                 for arm in spec.arms:

@@ -51,7 +51,7 @@ def _resolve_path(value: str, info: ValidationInfo) -> str:
 
 def _check_language(code: str) -> str:
     if code not in LANGUAGES:
-        known = ", ".join(sorted(LANGUAGES))
+        known = ", ".join(sorted(c for c in LANGUAGES if c != "en"))  # en is the pivot
         raise ValueError(f"unknown language {code!r}; use an ISO 639-1 code, one of: {known}")
     return code
 
@@ -222,23 +222,6 @@ class ExperimentSpec(_Model):
     def _resolve(cls, v: str | None, info: ValidationInfo) -> str | None:
         return None if v is None else _resolve_path(v.removeprefix("file://"), info)
 
-    @model_validator(mode="after")
-    def _cross_references(self) -> ExperimentSpec:
-        problems = [
-            f"conditions[{i}].engine: got {c.engine!r}; must be one of the engines: "
-            f"{', '.join(sorted(self.engines)) or '(none defined)'}"
-            for i, c in enumerate(self.conditions)
-            if c.engine is not None and c.engine not in self.engines
-        ]
-        for field in ("conditions", "models", "arms", "benchmarks"):
-            names = [item.name for item in getattr(self, field)]
-            dupes = sorted({n for n in names if names.count(n) > 1})
-            if dupes:
-                problems.append(f"{field}: names must be unique; repeated: {', '.join(dupes)}")
-        if problems:
-            raise SpecError(problems)
-        return self
-
     def store_uri(self) -> str:
         """Where this experiment's artifacts live."""
         return self.store or os.environ.get("NATIVEJOBS_STORE") or str(Path(".nativejobs/store").resolve())
@@ -267,18 +250,47 @@ def _line(err: Any) -> str:
     return f"{loc}: got {err.get('input')!r}; {msg[0].lower() + msg[1:] if msg else 'invalid'}"
 
 
+def _items(doc: dict[str, Any], field: str) -> list[dict[str, Any]]:
+    value = doc.get(field)
+    return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
+
+
+def _cross_reference_problems(doc: dict[str, Any]) -> list[str]:
+    """Problems between fields, found on the raw document so they show beside field errors."""
+    engines = doc.get("engines") if isinstance(doc.get("engines"), dict) else {}
+    problems = [
+        f"conditions[{i}].engine: got {c['engine']!r}; must be one of the engines: "
+        f"{', '.join(sorted(map(str, engines))) or '(none defined)'}"
+        for i, c in enumerate(_items(doc, "conditions"))
+        if c.get("engine") is not None and c["engine"] not in engines
+    ]
+    for field in ("conditions", "models", "arms", "benchmarks"):
+        names = [str(item.get("name")) for item in _items(doc, field) if "name" in item]
+        if dupes := sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"{field}: names must be unique; repeated: {', '.join(dupes)}")
+    return problems
+
+
+def _field_problems(e: ValidationError) -> list[str]:
+    errors = e.errors()
+    # A bad sole item also fails the list's min_length; that second line would only mislead.
+    return [_line(err) for err in errors
+            if not (err["type"] == "too_short"
+                    and any(o is not err and o["loc"][: len(err["loc"])] == err["loc"] for o in errors))]
+
+
 def parse_spec(doc: Any, *, base_dir: Path | None = None) -> ExperimentSpec:
-    """Validate a spec document. Raises: SpecError with one line per problem."""
+    """Validate a spec document. Raises: SpecError with one line per problem, all at once."""
     if not isinstance(doc, dict):
         raise SpecError([f"(top level): got {type(doc).__name__}; the spec must be a YAML mapping"])
+    problems = _cross_reference_problems(doc)
     try:
-        return ExperimentSpec.model_validate(doc, context={"base_dir": base_dir})
+        spec = ExperimentSpec.model_validate(doc, context={"base_dir": base_dir})
     except ValidationError as e:
-        lines: list[str] = []
-        for err in e.errors():
-            cause = (err.get("ctx") or {}).get("error")
-            lines.extend(cause.problems if isinstance(cause, SpecError) else [_line(err)])
-        raise SpecError(lines) from None
+        raise SpecError(_field_problems(e) + problems) from None
+    if problems:
+        raise SpecError(problems)
+    return spec
 
 
 def load_spec(path: Path) -> ExperimentSpec:

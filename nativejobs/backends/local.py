@@ -9,6 +9,7 @@ leaves no orphan writing to the store; a resubmit relaunches what was not done.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -28,10 +29,8 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:
-    try:
+    with contextlib.suppress(OSError):  # not Linux: children may outlive a SIGKILLed controller
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:  # not Linux: children may outlive a SIGKILLed controller
-        pass
 
 
 def _step_main(store_uri: str, ref: str, log_path: str, env: dict[str, str]) -> None:
@@ -115,7 +114,5 @@ class LocalBackend:
 def _signal_group(pid: int | None, sig: signal.Signals) -> None:
     if pid is None:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass

@@ -51,7 +51,7 @@ def run_step(store_uri: str, ref: str) -> int:
     with tempfile.TemporaryDirectory(prefix=f"nativejobs-{kind}-") as tmp:
         ctx = StepContext(store, kind, key, definition["params"], definition.get("labels", {}),
                           {i["name"]: i for i in definition["inputs"]}, Path(tmp), log)
-        log.info("start %s", " ".join(ctx.labels.values()))
+        log.info("start %s (pid %d)", " ".join(ctx.labels.values()), os.getpid())
         step = REGISTRY[kind](ctx)
         step.setup()
         metrics = step.run()

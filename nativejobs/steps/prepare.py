@@ -1,8 +1,10 @@
-"""prepare: the native sample of one language and an English pool sample of the same size.
+"""prepare: a seeded sample of instruction data for one language.
 
-Inputs: none (reads the spec's sources).
-Outputs: ``native.jsonl`` and ``english.jsonl`` (Alpaca rows: id, instruction, input, output),
-``stats.json``.
+Role ``native``: the native sample of the language (all rows, or ``size`` of them).
+Role ``english``: a sample of the English pool of the same size as the native sample (input
+``match``), to be translated into the language.
+
+Outputs: ``data.jsonl`` (Alpaca rows: id, instruction, input, output), ``stats.json``.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ class Source(BaseModel):
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
     language: str
-    native: Source
-    english: Source
+    role: Literal["native", "english"]
+    source: Source
     size: int | None
     seed: int
 
@@ -87,7 +89,7 @@ def load_source(source: Source, lang: str) -> list[Row]:
 
 
 def sample(rows: list[Row], size: int | None, *, seed: str) -> list[Row]:
-    """``size`` rows drawn without replacement, in a order fixed by ``seed``; all rows if None."""
+    """``size`` rows drawn without replacement, in an order fixed by ``seed``; all if None."""
     if size is None or size >= len(rows):
         return list(rows)
     return random.Random(seed).sample(rows, size)
@@ -99,27 +101,25 @@ class PrepareStep:
         self.p = Params.model_validate(ctx.params)
 
     def setup(self) -> None:
-        lang = self.p.language
-        self.native_pool = load_source(self.p.native, lang)
-        self.english_pool = load_source(self.p.english, "en")
-        if self.p.size is not None and self.p.size > len(self.native_pool):
-            raise StepInputError(f"data.size is {self.p.size} but the native {lang} source has only "
-                                 f"{len(self.native_pool)} rows; lower data.size or omit it")
+        p = self.p
+        self.pool = load_source(p.source, p.language if p.role == "native" else "en")
+        if p.role == "native":
+            self.size = p.size
+        else:  # as many English rows as the native sample has
+            self.size = len(self.ctx.store.get_jsonl(self.ctx.input_path("match")))
+        if self.size is not None and self.size > len(self.pool):
+            where = "data.size" if p.role == "native" else "the native sample's size"
+            raise StepInputError(f"{where} is {self.size} but the {p.role} source for "
+                                 f"{p.language} has only {len(self.pool)} rows; lower data.size")
 
     def run(self) -> dict[str, Any]:
-        lang, seed = self.p.language, self.p.seed
-        native = sample(self.native_pool, self.p.size, seed=f"{seed}:native:{lang}")
-        if len(native) > len(self.english_pool):
-            raise StepInputError(f"the English pool has {len(self.english_pool)} rows, fewer than "
-                                 f"the {len(native)} native {lang} rows it must match")
-        english = sample(self.english_pool, len(native), seed=f"{seed}:english:{lang}")
-        self.ctx.store.put_jsonl(self.ctx.out("native.jsonl"), native)
-        self.ctx.store.put_jsonl(self.ctx.out("english.jsonl"), english)
-        stats = {"language": lang, "native": len(native), "english": len(english),
-                 "native_pool": len(self.native_pool), "english_pool": len(self.english_pool)}
+        p = self.p
+        rows = sample(self.pool, self.size, seed=f"{p.seed}:{p.role}:{p.language}")
+        self.ctx.store.put_jsonl(self.ctx.out("data.jsonl"), rows)
+        stats = {"language": p.language, "role": p.role, "rows": len(rows), "pool": len(self.pool)}
         self.ctx.store.put_json(self.ctx.out("stats.json"), stats)
-        self.ctx.log.info("native %d of %d rows, english %d of %d rows", len(native),
-                          len(self.native_pool), len(english), len(self.english_pool))
+        self.ctx.log.info("%s sample for %s: %d of %d rows", p.role, p.language, len(rows),
+                          len(self.pool))
         return stats
 
     def cleanup(self) -> None:

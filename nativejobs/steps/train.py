@@ -134,7 +134,7 @@ class TrainStep:
         else:
             prompt = alpaca_prompt(row)
         p_ids = tok(prompt, add_special_tokens=False).input_ids
-        r_ids = tok(row["output"], add_special_tokens=False).input_ids + [tok.eos_token_id]
+        r_ids = [*tok(row["output"], add_special_tokens=False).input_ids, tok.eos_token_id]
         ids, labels = p_ids + r_ids, [-100] * len(p_ids) + r_ids
         if len(ids) > self.p.training.max_length:
             self.truncated += 1

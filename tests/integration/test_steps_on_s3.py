@@ -23,21 +23,20 @@ def test_prepare_step_writes_outputs_and_marker_to_s3(s3_store: Store, s3_env, t
     # The step subprocess finds the endpoint the standard AWS way, from the environment.
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_env.endpoint_url)
     plan = build_plan(parse_spec(tiny_spec(tmp_path / "unused")))
-    prepare = next(s for s in plan.steps if s.kind == "prepare")
-    s3_store.put_json(f"steps/prepare/{prepare.key}/_step.json", prepare.definition())
+    native, english = [s for s in plan.steps if s.kind == "prepare"]
+    for step in (native, english):
+        s3_store.put_json(f"steps/prepare/{step.key}/_step.json", step.definition())
+        run = subprocess.run([sys.executable, "-m", "nativejobs.steps", "run", "--store",
+                              s3_store.uri, "--step", step.ref], capture_output=True, text=True,
+                             timeout=120, env=dict(os.environ))
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert s3_store.is_done("prepare", step.key)
 
-    run = subprocess.run([sys.executable, "-m", "nativejobs.steps", "run", "--store", s3_store.uri,
-                          "--step", prepare.ref], capture_output=True, text=True, timeout=120,
-                         env=dict(os.environ))
-
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert s3_store.is_done("prepare", prepare.key)
-    native = s3_store.get_jsonl(f"steps/prepare/{prepare.key}/native.jsonl")
-    english = s3_store.get_jsonl(f"steps/prepare/{prepare.key}/english.jsonl")
-    assert len(native) == len(english) == 2
-    assert all(r["id"].startswith("qs_es_") for r in native)
-    assert all(r["id"].startswith("qs_en_") for r in english)
-
+    native_rows = s3_store.get_jsonl(f"steps/prepare/{native.key}/data.jsonl")
+    english_rows = s3_store.get_jsonl(f"steps/prepare/{english.key}/data.jsonl")
+    assert len(native_rows) == len(english_rows) == 2
+    assert all(r["id"].startswith("qs_es_") for r in native_rows)
+    assert all(r["id"].startswith("qs_en_") for r in english_rows)
 
 class _NoBackend:
     """Launching anything would be a bug: everything is already done in the store."""

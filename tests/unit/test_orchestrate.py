@@ -158,7 +158,7 @@ def drive(orch: Orchestrator, backend: FakeBackend, store: Store, *, fail: dict[
 
 # -- launching -----------------------------------------------------------------------------------
 def test_plan_fixture_shape(plan: Plan) -> None:
-    assert dict(plan.counts()) == {"prepare": 1, "translate": 1, "train": 2, "evaluate": 2,
+    assert dict(plan.counts()) == {"prepare": 2, "translate": 1, "train": 2, "evaluate": 2,
                                    "summarize": 1}
 
 
@@ -166,7 +166,7 @@ def test_first_pass_launches_only_steps_without_inputs(plan: Plan, store: FileSt
                                                        backend: FakeBackend) -> None:
     status = orchestrator(plan, store, backend).reconcile(store.uri)
 
-    prepare = one(plan, "prepare")
+    prepare = one(plan, "prepare", what="native sample")
     assert backend.launches == [(prepare.key, 1)]
     assert status.states[prepare.key] is State.RUNNING
     assert status.counts()[State.WAITING] == len(plan.steps) - 1
@@ -176,13 +176,14 @@ def test_first_pass_launches_only_steps_without_inputs(plan: Plan, store: FileSt
 def test_steps_launch_once_their_inputs_are_done(plan: Plan, store: FileStore,
                                                  backend: FakeBackend) -> None:
     orch = orchestrator(plan, store, backend)
-    prepare = one(plan, "prepare")
+    prepare = one(plan, "prepare", what="native sample")
     orch.reconcile(store.uri)
     backend.finish(prepare.key)
 
     status = orch.reconcile(store.uri)
 
-    second_wave = {one(plan, "translate").key, one(plan, "train", condition="native").key}
+    second_wave = {one(plan, "prepare", what="English sample").key,
+                   one(plan, "train", condition="native").key}
     assert {k for k, _ in backend.launches[1:]} == second_wave
     assert status.states[prepare.key] is State.DONE
     for step in plan.steps:
@@ -195,7 +196,7 @@ def test_steps_launch_once_their_inputs_are_done(plan: Plan, store: FileStore,
 def test_a_finished_step_without_its_marker_does_not_release_downstream(
         plan: Plan, store: FileStore, backend: FakeBackend) -> None:
     orch = orchestrator(plan, store, backend, backoff=3600)
-    prepare = one(plan, "prepare")
+    prepare = one(plan, "prepare", what="native sample")
     orch.reconcile(store.uri)
     backend.finish(prepare.key, marker=False)
 
@@ -231,9 +232,11 @@ def test_translations_launch_before_training(plan: Plan, store: FileStore,
                                              backend: FakeBackend) -> None:
     orch = orchestrator(plan, store, backend, max_parallel=1)
     orch.reconcile(store.uri)
-    backend.finish(one(plan, "prepare").key)
-
+    backend.finish(one(plan, "prepare", what="native sample").key)
     orch.reconcile(store.uri)
+    backend.finish(one(plan, "prepare", what="English sample").key)
+
+    orch.reconcile(store.uri)  # translate and native training are both ready now
 
     assert backend.launches[-1][0] == one(plan, "translate").key
 
@@ -257,7 +260,7 @@ def test_a_full_run_succeeds_and_keeps_the_logs(plan: Plan, store: FileStore,
 
     assert status.finished and status.succeeded and status.failures == {}
     assert sorted(backend.released) == sorted(s.key for s in plan.steps)
-    assert [k for k, _ in backend.launches][0] == one(plan, "prepare").key
+    assert backend.launches[0][0] == one(plan, "prepare", what="native sample").key
     assert backend.launches[-1] == (plan.summary.key, 1)
     for step in plan.steps:
         log = store.get_text(f"{step_dir(step.kind, step.key)}/_logs/attempt-1.log")
@@ -274,7 +277,7 @@ def test_a_repeated_pass_launches_nothing_new(plan: Plan, store: FileStore,
     orch.reconcile(store.uri)
     orch.reconcile(store.uri)
 
-    assert backend.launches == [(one(plan, "prepare").key, 1)]
+    assert backend.launches == [(one(plan, "prepare", what="native sample").key, 1)]
 
 
 # -- failures ------------------------------------------------------------------------------------
@@ -293,7 +296,7 @@ def test_bad_input_is_never_retried_and_blocks_downstream(plan: Plan, store: Fil
                  one(plan, "evaluate", condition="translated"), plan.summary):
         assert status.states[step.key] is State.BLOCKED, step.ref
         assert backend.attempts_of(step.key) == [], step.ref
-    for step in (one(plan, "prepare"), one(plan, "train", condition="native"),
+    for step in (one(plan, "prepare", what="native sample"), one(plan, "train", condition="native"),
                  one(plan, "evaluate", condition="native")):
         assert status.states[step.key] is State.DONE, step.ref
     assert list(status.failures) == [translate.key]
@@ -307,7 +310,7 @@ def test_bad_input_is_never_retried_and_blocks_downstream(plan: Plan, store: Fil
 
 def test_retryable_failure_is_retried_until_the_budget_is_spent(
         plan: Plan, store: FileStore, backend: FakeBackend) -> None:
-    prepare = one(plan, "prepare")
+    prepare = one(plan, "prepare", what="native sample")
     orch = orchestrator(plan, store, backend, retries=1)
 
     status = drive(orch, backend, store, fail={prepare.key: {"marker": False, "exit_code": 1}})
@@ -321,7 +324,7 @@ def test_retryable_failure_is_retried_until_the_budget_is_spent(
 
 def test_a_retry_that_succeeds_completes_the_run(plan: Plan, store: FileStore,
                                                  backend: FakeBackend) -> None:
-    prepare = one(plan, "prepare")
+    prepare = one(plan, "prepare", what="native sample")
     orch = orchestrator(plan, store, backend, retries=1)
     orch.reconcile(store.uri)
     backend.finish(prepare.key, marker=False, exit_code=1)
@@ -334,7 +337,7 @@ def test_a_retry_that_succeeds_completes_the_run(plan: Plan, store: FileStore,
 
 
 def test_retry_waits_for_its_backoff(plan: Plan, store: FileStore, backend: FakeBackend) -> None:
-    prepare = one(plan, "prepare")
+    prepare = one(plan, "prepare", what="native sample")
     orch = orchestrator(plan, store, backend, retries=3, backoff=3600)
     orch.reconcile(store.uri)
     backend.finish(prepare.key, marker=False, exit_code=1)
@@ -350,7 +353,7 @@ def test_retry_waits_for_its_backoff(plan: Plan, store: FileStore, backend: Fake
 @pytest.mark.parametrize("reason", ["Evicted", "DisruptionTarget"])
 def test_eviction_does_not_spend_the_budget(plan: Plan, store: FileStore, backend: FakeBackend,
                                             reason: str) -> None:
-    prepare = one(plan, "prepare")
+    prepare = one(plan, "prepare", what="native sample")
     orch = orchestrator(plan, store, backend, retries=0)
     orch.reconcile(store.uri)
     for _ in range(3):  # evicted three times with no retry budget at all
@@ -366,7 +369,7 @@ def test_eviction_does_not_spend_the_budget(plan: Plan, store: FileStore, backen
 
 def test_retry_budget_survives_a_new_orchestrator(plan: Plan, store: FileStore,
                                                   backend: FakeBackend) -> None:
-    prepare = one(plan, "prepare")
+    prepare = one(plan, "prepare", what="native sample")
     first = orchestrator(plan, store, backend, retries=1)
     first.reconcile(store.uri)
     backend.finish(prepare.key, marker=False, exit_code=1)
@@ -385,7 +388,7 @@ def test_retry_budget_survives_a_new_orchestrator(plan: Plan, store: FileStore,
 
 def test_a_new_orchestrator_does_not_relaunch_a_running_step(plan: Plan, store: FileStore,
                                                              backend: FakeBackend) -> None:
-    prepare = one(plan, "prepare")
+    prepare = one(plan, "prepare", what="native sample")
     backend.keep_running(prepare.key, prepare)
 
     status = orchestrator(plan, store, backend).reconcile(store.uri)
@@ -425,7 +428,7 @@ def test_forgive_failures_clears_terminal_failures(plan: Plan, store: FileStore,
 
 def test_forgive_failures_keeps_retryable_attempts(plan: Plan, store: FileStore,
                                                    backend: FakeBackend) -> None:
-    prepare = one(plan, "prepare")
+    prepare = one(plan, "prepare", what="native sample")
     orch = orchestrator(plan, store, backend, retries=2, backoff=3600)
     orch.reconcile(store.uri)
     backend.finish(prepare.key, marker=False, exit_code=1)

@@ -51,7 +51,7 @@ def by_identity(plan: Plan) -> dict[Identity, Step]:
 
 # -- shape ---------------------------------------------------------------------------------------
 def test_quickstart_counts(quickstart: Plan) -> None:
-    assert dict(quickstart.counts()) == {"prepare": 3, "translate": 9, "train": 9, "evaluate": 9,
+    assert dict(quickstart.counts()) == {"prepare": 6, "translate": 9, "train": 9, "evaluate": 9,
                                          "summarize": 1}
 
 
@@ -62,16 +62,25 @@ def test_quickstart_round_trip_goes_through_english(quickstart: Plan) -> None:
     pivot, back = rtt
     assert back.inputs[0].key == pivot.key
     assert back.inputs[0].path == f"steps/translate/{pivot.key}/translated.jsonl"
-    prepare = steps_where(quickstart, "prepare", language="ru")[0]
-    assert pivot.inputs[0].path == f"steps/prepare/{prepare.key}/native.jsonl"
+    (prepare,) = steps_where(quickstart, "prepare", language="ru", what="native sample")
+    assert pivot.inputs[0].path == f"steps/prepare/{prepare.key}/data.jsonl"
 
 
 def test_native_condition_trains_on_prepared_native_data(quickstart: Plan) -> None:
     (train,) = steps_where(quickstart, "train", language="zh", condition="native")
-    (prepare,) = steps_where(quickstart, "prepare", language="zh")
+    (prepare,) = steps_where(quickstart, "prepare", language="zh", what="native sample")
 
     assert [(i.name, i.path) for i in train.inputs] == [
-        ("data", f"steps/prepare/{prepare.key}/native.jsonl")]
+        ("data", f"steps/prepare/{prepare.key}/data.jsonl")]
+
+
+def test_english_sample_is_matched_to_the_native_sample(quickstart: Plan) -> None:
+    (native,) = steps_where(quickstart, "prepare", language="es", what="native sample")
+    (english,) = steps_where(quickstart, "prepare", language="es", what="English sample")
+    (translated,) = steps_where(quickstart, "translate", language="es", condition="translated")
+
+    assert [i.key for i in english.inputs] == [native.key]
+    assert [i.key for i in translated.inputs] == [english.key]
 
 
 def test_summary_is_last_and_reads_every_evaluation(quickstart: Plan) -> None:
@@ -160,7 +169,7 @@ def test_identical_work_under_two_names_is_planned_once() -> None:
                                  condition("tr-b", "translated", "b")])
 
     assert len({s.key for s in plan.steps}) == len(plan.steps)
-    assert dict(plan.counts()) == {"prepare": 1, "translate": 1, "train": 2, "evaluate": 2,
+    assert dict(plan.counts()) == {"prepare": 2, "translate": 1, "train": 2, "evaluate": 2,
                                    "summarize": 1}
     # The summary still reports both conditions, read from the one shared evaluation.
     cells = plan.summary.params["cells"]
@@ -277,10 +286,26 @@ def test_adding_a_language_keeps_the_other_languages_keys() -> None:
 
 def test_downstream_of_one_prepare_is_that_languages_work() -> None:
     plan = build_plan(parse_spec(grid_doc()))
-    (prep,) = steps_where(plan, "prepare", language="ru")
+    (prep,) = steps_where(plan, "prepare", language="ru", what="native sample")
 
     down = plan.downstream({prep.key})
 
-    expected = {s.key for s in plan.steps
-                if s.labels.get("language") == "ru" and s.kind != "prepare"} | {plan.summary.key}
+    expected = {s.key for s in plan.steps if s.labels.get("language") == "ru"
+                and s.key != prep.key} | {plan.summary.key}
     assert down == expected
+
+
+def test_editing_the_english_pool_leaves_native_work_alone() -> None:
+    doc = make_spec()
+    before = build_plan(parse_spec(doc))
+    after = build_plan(parse_spec(set_path(make_spec(), "data.english.path", "other/en.jsonl")))
+
+    moved = {s.key for s in before.steps} - {s.key for s in after.steps}
+    kept = {(s.kind, s.labels.get("condition"), s.labels.get("what")) for s in before.steps
+            if s.key not in moved}
+    assert ("prepare", None, "native sample") in kept
+    assert ("train", "native", None) in kept and ("evaluate", "native", None) in kept
+    assert {s.kind for s in before.steps if s.key in moved} == {
+        "prepare", "translate", "train", "evaluate", "summarize"}
+    assert all(s.labels.get("condition") != "native" for s in before.steps
+               if s.key in moved and s.kind in ("train", "evaluate"))

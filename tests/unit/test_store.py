@@ -62,7 +62,7 @@ class StoreContract:
 
     @pytest.mark.parametrize("get", ["get_bytes", "get_text", "get_json", "get_jsonl"])
     def test_get_missing_raises_not_found(self, store: Store, get: str) -> None:
-        with pytest.raises(StoreNotFoundError, match="nope/missing.json"):
+        with pytest.raises(StoreNotFoundError, match=r"nope/missing\.json"):
             getattr(store, get)("nope/missing.json")
 
     def test_get_of_a_directory_like_prefix_is_not_found(self, store: Store) -> None:
