@@ -10,7 +10,6 @@ leaves no orphan writing to the store; a resubmit relaunches what was not done.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -20,23 +19,17 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
+from nativejobs._process import die_with_parent
 from nativejobs.orchestrate import Observation
 from nativejobs.plan import Step
 
 __all__ = ["LocalBackend"]
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    with contextlib.suppress(OSError):  # not Linux: children may outlive a SIGKILLed controller
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
 
 def _step_main(store_uri: str, ref: str, log_path: str, env: dict[str, str]) -> None:
     """Body of a step process: own session, logs to a file, then the shared entrypoint."""
     os.setsid()
-    _die_with_parent()
+    die_with_parent()
     os.environ.update(env)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)

@@ -4,9 +4,13 @@ Importing torch, transformers and peft costs seconds of CPU per process; a fork 
 once per run. Nothing here may start threads or touch a device (that would not survive fork).
 """
 
-import peft  # noqa: F401
-import torch  # noqa: F401
-import transformers  # noqa: F401
-from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+from nativejobs._process import die_with_parent
 
-import nativejobs.steps  # noqa: F401
+die_with_parent()  # first: a fork server that outlived its controller would still start steps
+
+import peft  # noqa: F401, E402
+import torch  # noqa: F401, E402
+import transformers  # noqa: F401, E402
+from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401, E402
+
+import nativejobs.steps  # noqa: F401, E402
