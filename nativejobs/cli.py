@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 the run failed, 2 bad input (spec, arguments, unknown run), 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -20,7 +21,7 @@ from rich.table import Table
 from nativejobs.errors import NativeJobsError, RunFailedError, SpecError, StoreNotFoundError
 from nativejobs.orchestrate import Orchestrator, RunStatus, State
 from nativejobs.plan import Plan, Step, build_plan
-from nativejobs.report import FORMATS, render
+from nativejobs.report import REPORT_FORMATS, ReportInputError, import_report, run_results
 from nativejobs.spec import STEP_KINDS, ExperimentSpec, load_spec
 from nativejobs.store import Store, open_store, step_dir
 
@@ -101,7 +102,8 @@ def _record_run(store: Store, spec: ExperimentSpec, plan: Plan) -> None:
     store.put_json(f"runs/{plan.name}/run.json", {
         "name": plan.name, "submitted_at": time.time(), "spec": spec.model_dump(mode="json"),
         "summary": plan.summary.ref,
-        "steps": [{"kind": s.kind, "key": s.key, "labels": s.labels} for s in plan.steps]})
+        "steps": [{"kind": s.kind, "key": s.key, "labels": s.labels,
+                   "inputs": [i.key for i in s.inputs]} for s in plan.steps]})
 
 
 class _Progress:
@@ -160,7 +162,7 @@ def submit(spec: SpecArg, store: StoreOpt = None,
     todo = [x for x in p.steps if not st.is_done(x.kind, x.key)]
     if not todo:
         out.print(f"{p.name}: all {len(p.steps)} steps are already done; nothing to run")
-        _print_results(st, p.name, "md")
+        _emit(_run_results(st, p.name, "md"), "md")
         return
     if retried := orch.forgive_failures():
         out.print(f"retrying {len(retried)} step(s) that failed in an earlier submit")
@@ -183,8 +185,9 @@ def submit(spec: SpecArg, store: StoreOpt = None,
             err.print(f"[red]failed[/red] {step.kind} {step.title} ({key[:12]}): {why}; "
                       f"see `nativejobs logs {p.name} {key[:12]}`", highlight=False)
         blocked = sum(v is State.BLOCKED for v in status.states.values())
+        _emit(_run_results(st, p.name, "md"), "md")  # what is done, and the completeness table
         raise RunFailedError(f"{len(status.failures)} step(s) failed, {blocked} blocked by them")
-    _print_results(st, p.name, "md")
+    _emit(_run_results(st, p.name, "md"), "md")
 
 
 def _run_record(store: Store, name: str) -> dict[str, Any]:
@@ -195,25 +198,55 @@ def _run_record(store: Store, name: str) -> dict[str, Any]:
                                  "pass --store") from None
 
 
-def _print_results(store: Store, name: str, fmt: str) -> None:
-    run = _run_record(store, name)
-    kind, _, key = run["summary"].partition("/")
-    if not store.is_done(kind, key):
-        raise StoreNotFoundError(f"run {name!r} has no results yet; `nativejobs status {name}` "
-                                 "shows what is left")
-    records = store.get_json(f"{step_dir(kind, key)}/results.json")
-    kinds = {c["name"]: c["kind"] for c in run["spec"]["conditions"]}
-    text = render(records, kinds, fmt)
-    sys.stdout.write(text) if fmt != "md" else out.print(text, highlight=False, soft_wrap=True)
+def _attempts(store: Store, name: str) -> dict[str, Any]:
+    path = f"runs/{name}/attempts.json"
+    return store.get_json(path) if store.exists(path) else {}
+
+
+def _run_results(store: Store, name: str, fmt: str) -> str:
+    return run_results(store, _run_record(store, name), fmt, attempts=_attempts(store, name))
+
+
+def _emit(text: str, fmt: str, output: Path | None = None) -> None:
+    if output:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}")
+    elif fmt == "md":
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+    else:
+        sys.stdout.write(text)
 
 
 @app.command()
-def results(name: Annotated[str, typer.Argument(help="experiment name")], store: StoreOpt = None,
-            format: Annotated[str, typer.Option("--format", "-f", help="md, csv or json")] = "md") -> None:
-    """Print a finished run's results: md (table with ΔS), csv or json (flat records)."""
-    if format not in FORMATS:
-        _fail(f"--format: got {format!r}; use one of {', '.join(FORMATS)}", 2)
-    _print_results(_default_store(store), name, format)
+def results(
+    name: Annotated[str | None, typer.Argument(help="experiment name")] = None,
+    store: StoreOpt = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="md, csv, json or html")] = "md",
+    imports: Annotated[list[Path] | None, typer.Option(
+        "--import", help="record file (csv/json/jsonl) to put beside the run's; repeatable")] = None,
+    kind: Annotated[list[str] | None, typer.Option(
+        "--kind", help="NAME=native|translated|round_trip for an imported condition")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write to a file")] = None,
+) -> None:
+    """Results: scores with ΔS and CIs, r per benchmark, completeness; md, csv, json or html."""
+    if format not in REPORT_FORMATS:
+        _fail(f"--format: got {format!r}; use one of {', '.join(REPORT_FORMATS)}", 2)
+    if name is None and not imports:
+        _fail("results: give an experiment NAME, or --import FILE", 2)
+    if bad := [k for k in kind or [] if "=" not in k]:
+        _fail(f"--kind: got {bad[0]!r}; use NAME=KIND, e.g. google=translated", 2)
+    kinds = dict(k.split("=", 1) for k in kind or [])
+    if not imports:
+        assert name is not None
+        _emit(_run_results(_default_store(store), name, format), format, output)
+        return
+    own: list[dict[str, Any]] = []
+    if name:
+        st = _default_store(store)
+        run = _run_record(st, name)
+        own = json.loads(_run_results(st, name, "json"))
+        kinds = {c["name"]: c["kind"] for c in run["spec"]["conditions"]} | kinds
+    _emit(import_report(imports, format, kinds=kinds, with_records=own), format, output)
 
 
 @app.command()
@@ -261,7 +294,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)  # a typer.Exit inside a command comes back as its code
         sys.exit(code if isinstance(code, int) else 0)
-    except SpecError as e:
+    except (SpecError, ReportInputError) as e:
         _exit(e, 2)
     except StoreNotFoundError as e:
         _exit(e, 2)

@@ -6,6 +6,7 @@ NativeJobsError                 base of everything we raise on purpose
 │   └── StoreNotFoundError      a path that should exist in the store does not
 ├── BackendError                a backend could not launch, observe or cancel a step
 ├── RunFailedError              a run ended with failed steps (CLI exit 1)
+├── ReportInputError            result records or report options are unusable (CLI exit 2)
 └── StepInputError              a step's input or config is bad; never retried (step exit 3)
 
 Messages name the thing, the value and the fix. Only ``cli.py`` maps these to exit codes.
@@ -40,6 +41,10 @@ class BackendError(NativeJobsError):
 
 class RunFailedError(NativeJobsError):
     """When a run finished with one or more failed steps."""
+
+
+class ReportInputError(NativeJobsError):
+    """When records or report options are unusable: a bad record file, an unknown condition."""
 
 
 class StepInputError(NativeJobsError):

@@ -1,20 +1,43 @@
-"""summarize: every evaluated cell's records joined with its labels, plus the gaps (ΔS).
+"""summarize: every evaluated cell's records joined with its labels, analysed and reported.
 
-Inputs: ``cell<i>`` (records.json of each evaluate step).
-Outputs: ``results.json`` (flat records), ``gaps.json``, ``results.md``, ``results.csv``.
+Inputs: ``cell<i>`` (records.json of each evaluate step); each cell's per-item predictions are
+read from ``steps/evaluate/<key>/predictions/<benchmark>.jsonl`` (the key is in ``cells``).
+Outputs:
+    ``results.json``   the tidy records (model × language × condition × arm × benchmark × metric)
+    ``results.csv``    the same as CSV
+    ``gaps.json``      ΔS per cell with its paired bootstrap CI, McNemar tests, inside-the-noise flag
+    ``analysis.json``  gaps, r(ΔS, S_native) per arm × benchmark × metric, round trip vs single
+                       pass, the arms side by side, completeness (``Analysis.to_json``)
+    ``results.md``     every table of the analysis as markdown
+    ``plots/*.png``    the paper's figure types
+    ``report.html``    one self-contained page: the tables and the plots as data URIs
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from nativejobs.report import gaps, render
+from nativejobs.errors import StepInputError, StoreNotFoundError
+from nativejobs.report import (
+    Analysis,
+    Cell,
+    ReportInputError,
+    analyze,
+    completeness,
+    load_items,
+    make_plots,
+    reference_conditions,
+    render,
+    render_html,
+    render_markdown,
+)
 from nativejobs.steps._context import StepContext
 
 KIND = "summarize"
-VERSION = 1
+VERSION = 2
 
 
 class Params(BaseModel):
@@ -22,16 +45,44 @@ class Params(BaseModel):
     experiment: str
     cells: list[dict[str, str]]  # evaluate key + labels (model, language, condition, arm)
     conditions: dict[str, str]  # condition name -> kind
+    # Conditions ΔS subtracts from native; None = every translated one (the paper: cohere, google).
+    reference: list[str] | None = None
+    # Benchmarks written natively (TyDi QA, CMMLU, C-Eval, native open QA), where round trip vs
+    # single pass is reported; None = every benchmark.
+    native_benchmarks: list[str] | None = None
+    # 10k resamples keep the CI endpoints stable to ~0.002 for n ≈ 1k items; cost is seconds.
+    n_resamples: int = Field(default=10_000, gt=0)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    seed: int = 0
 
 
 class SummarizeStep:
     def __init__(self, ctx: StepContext) -> None:
         self.ctx = ctx
         self.p = Params.model_validate(ctx.params)
+        try:
+            reference_conditions(self.p.conditions, self.p.reference)
+        except ReportInputError as e:
+            raise StepInputError(f"summarize params: {e}") from e
 
     def setup(self) -> None:
+        self._check_extra()
         self.cell_records = [self.ctx.store.get_json(self.ctx.input_path(f"cell{i}"))
                              for i in range(len(self.p.cells))]
+        try:
+            self.items = load_items(self.ctx.store, self.p.cells, self.cell_records)
+        except StoreNotFoundError as e:
+            raise StepInputError(f"an evaluate step is done but its predictions are missing "
+                                 f"({e}); delete its _SUCCESS.json to rerun it") from e
+
+    @staticmethod
+    def _check_extra() -> None:
+        try:
+            import matplotlib  # noqa: F401
+            import numpy  # noqa: F401
+        except ImportError as e:
+            raise StepInputError(f"summarize needs {e.name}; install the report extra: "
+                                 "pip install 'nativejobs[report]'") from e
 
     def run(self) -> dict[str, Any]:
         records = []
@@ -39,12 +90,33 @@ class SummarizeStep:
             labels = {k: cell[k] for k in ("model", "language", "condition", "arm")}
             records += [{**labels, **row, "experiment": self.p.experiment,
                          "evaluate_key": cell["evaluate"]} for row in rows]
-        store, kinds = self.ctx.store, self.p.conditions
-        store.put_json(self.ctx.out("results.json"), records)
-        store.put_json(self.ctx.out("gaps.json"), gaps(records, kinds))
-        store.put_text(self.ctx.out("results.md"), render(records, kinds, "md"))
-        store.put_text(self.ctx.out("results.csv"), render(records, kinds, "csv"))
-        return {"records": len(records), "cells": len(self.p.cells)}
+        self.ctx.log.info("analysing %d records of %d cells (%d resamples per CI)", len(records),
+                          len(self.p.cells), self.p.n_resamples)
+        done = [Cell(c["model"], c["language"], c["condition"], c["arm"],
+                     chain=(("evaluate", c["evaluate"]),)) for c in self.p.cells]
+        analysis = analyze(records, self.p.conditions, items=self.items, reference=self.p.reference,
+                           native_benchmarks=self.p.native_benchmarks,
+                           n_resamples=self.p.n_resamples, seed=self.p.seed,
+                           confidence=self.p.confidence,
+                           completeness=completeness(done, {c.evaluate_key for c in done}, {}))
+        self._write(records, analysis)
+        return {"records": len(records), "cells": len(self.p.cells), "gaps": len(analysis.gaps),
+                "significant_gaps": sum(g.paired.inside_noise is False for g in analysis.gaps)}
+
+    def _write(self, records: list[dict[str, Any]], analysis: Analysis) -> None:
+        store, out, kinds = self.ctx.store, self.ctx.out, self.p.conditions
+        title = f"{self.p.experiment}: results"
+        plots = make_plots(analysis, records)
+        for name, png in plots.items():
+            store.put_bytes(out(f"plots/{name}"), png)
+        store.put_json(out("results.json"), records)
+        store.put_text(out("results.csv"), render(records, kinds, "csv"))
+        store.put_json(out("gaps.json"), [asdict(g) for g in analysis.gaps])
+        store.put_json(out("analysis.json"), analysis.to_json())
+        store.put_text(out("results.md"), render_markdown(analysis, records, title=title))
+        store.put_text(out("report.html"), render_html(analysis, records, plots, title=title))
+        self.ctx.log.info("wrote the report: %d gaps, %d correlations, %d plots",
+                          len(analysis.gaps), len(analysis.correlations), len(plots))
 
     def cleanup(self) -> None:
         pass

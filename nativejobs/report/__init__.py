@@ -1,0 +1,69 @@
+"""Results of a study: tidy records → ΔS, paired CIs, r, completeness; md, csv, json and html.
+
+The pieces, each usable alone::
+
+    load_records(path)                      record files (csv/json) → records   (_records)
+    gaps(records, kinds)                    ΔS per cell                          (_tables)
+    paired_bootstrap_ci, mcnemar, pearson   the statistics                       (_stats)
+    analyze(records, kinds, items=...)      → Analysis (what analysis.json holds) (_analysis)
+    cell_chains, completeness               which cells are done/failed/not run  (_completeness)
+    render_markdown, render_html            Analysis → text                      (_render)
+    make_plots(analysis, records)           → {name: PNG bytes}                  (_plots)
+    report_text, import_report              records → a report in one format     (_build)
+    load_items, run_results                 reading a run from the store         (_store)
+
+The controller stays light: numpy (bootstrap) and matplotlib (plots) are imported inside the
+functions that need them (extra ``report``); md, csv and json need neither.
+"""
+
+from __future__ import annotations
+
+from nativejobs.report._analysis import (
+    Analysis,
+    ArmRow,
+    Correlation,
+    Gap,
+    Items,
+    McNemarTest,
+    Paired,
+    Point,
+    RoundTrip,
+    analyze,
+)
+from nativejobs.report._build import REPORT_FORMATS, check_unique, import_report, report_text
+from nativejobs.report._completeness import (
+    Cell,
+    CellStatus,
+    cell_chains,
+    completeness,
+    completeness_table,
+    failures_from_attempts,
+    record_completeness,
+    summary_line,
+)
+from nativejobs.report._plots import make_plots
+from nativejobs.report._records import REQUIRED, kinds_from_records, load_records
+from nativejobs.report._render import render_html, render_markdown
+from nativejobs.report._stats import discordant_pairs, mcnemar, paired_bootstrap_ci, pearson
+from nativejobs.report._store import load_items, run_records, run_results
+from nativejobs.report._tables import (
+    FORMATS,
+    KINDS,
+    ReportInputError,
+    Table,
+    gaps,
+    reference_conditions,
+    render,
+    score_table,
+)
+
+__all__ = [
+    "FORMATS", "KINDS", "REPORT_FORMATS", "REQUIRED", "Analysis", "ArmRow", "Cell", "CellStatus",
+    "Correlation", "Gap", "Items", "McNemarTest", "Paired", "Point", "ReportInputError",
+    "RoundTrip", "Table", "analyze", "cell_chains", "check_unique", "completeness",
+    "completeness_table", "discordant_pairs", "failures_from_attempts", "gaps", "import_report",
+    "kinds_from_records", "load_items", "load_records", "make_plots", "mcnemar",
+    "paired_bootstrap_ci", "pearson", "record_completeness", "reference_conditions", "render",
+    "render_html", "render_markdown", "report_text", "run_records", "run_results",
+    "score_table", "summary_line",
+]

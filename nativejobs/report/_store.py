@@ -1,0 +1,98 @@
+"""Reading a run's results from the store: per-item predictions for the summarize step, and the
+report of a run (finished: its stored outputs; failed part-way: rebuilt with completeness)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nativejobs.errors import StoreNotFoundError
+from nativejobs.report._analysis import ItemKey
+from nativejobs.report._build import REPORT_FORMATS, report_text
+from nativejobs.report._completeness import cell_chains, completeness, failures_from_attempts, summary_line
+from nativejobs.report._tables import Record, render
+from nativejobs.store import Store, step_dir
+
+__all__ = ["load_items", "run_records", "run_results"]
+
+# Summarize outputs by format; json and csv are re-rendered from results.json.
+_STORED = {"md": "results.md", "html": "report.html"}
+
+
+def predictions_path(evaluate_key: str, benchmark: str) -> str:
+    return f"{step_dir('evaluate', evaluate_key)}/predictions/{benchmark}.jsonl"
+
+
+def load_items(store: Store, cells: Sequence[Mapping[str, str]],
+               cell_records: Sequence[Sequence[Record]]) -> dict[ItemKey, list[dict[str, Any]]]:
+    """Per-item rows of every evaluated cell, kept to ``id`` and the records' metrics.
+
+    Args:
+        store: The store holding the evaluate steps' outputs.
+        cells: ``{evaluate, model, language, condition, arm}`` per cell (summarize's params).
+        cell_records: Each cell's ``records.json`` rows (benchmark, metric, ...).
+
+    Raises:
+        StoreNotFoundError: If a benchmark's predictions file is missing.
+    """
+    items: dict[ItemKey, list[dict[str, Any]]] = {}
+    for cell, rows in zip(cells, cell_records, strict=True):
+        for bench in dict.fromkeys(r["benchmark"] for r in rows):
+            metrics = {r["metric"] for r in rows if r["benchmark"] == bench}
+            key = (cell["model"], cell["arm"], cell["language"], cell["condition"], bench)
+            # Keep only what the statistics need: prompts of a 5-shot benchmark are large.
+            items[key] = [{"id": row["id"], **{m: row[m] for m in metrics if m in row}}
+                          for row in store.get_jsonl(predictions_path(cell["evaluate"], bench))]
+    return items
+
+
+def run_records(store: Store, steps: Sequence[Mapping[str, Any]],
+                done_keys: set[str]) -> list[Record]:
+    """The records of every done evaluate step of a run, joined with the cell's labels."""
+    records: list[Record] = []
+    for s in steps:
+        if s["kind"] == "evaluate" and s["key"] in done_keys:
+            labels = {k: s["labels"][k] for k in ("model", "language", "condition", "arm")}
+            rows = store.get_json(f"{step_dir('evaluate', s['key'])}/records.json")
+            records += [{**labels, **row, "evaluate_key": s["key"]} for row in rows]
+    return records
+
+
+def run_results(store: Store, run: Mapping[str, Any], fmt: str, *,
+                attempts: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> str:
+    """The results of a run (``runs/<name>/run.json``) in ``fmt`` (one of REPORT_FORMATS).
+
+    A finished run gives its summarize step's outputs. A run that stopped part-way gives a
+    report rebuilt from the cells that are done (no CIs: those need the summarize step) with
+    the completeness table: every cell done, failed (step, why) or not run.
+
+    Args:
+        store: The run's store.
+        run: The run record: name, spec (its conditions), summary ref, steps.
+        fmt: md, csv, json or html.
+        attempts: ``runs/<name>/attempts.json`` (step key → attempts), for why steps failed.
+
+    Raises:
+        ValueError: If ``fmt`` is unknown.
+        StoreNotFoundError: If a finished run's output is missing from the store.
+        ReportInputError: As ``report_text`` (html without matplotlib).
+    """
+    if fmt not in REPORT_FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(REPORT_FORMATS)}")
+    kind, _, key = run["summary"].partition("/")
+    kinds = {c["name"]: c["kind"] for c in run["spec"]["conditions"]}
+    if store.is_done(kind, key):
+        name = _STORED.get(fmt, "results.json")
+        try:
+            text = store.get_text(f"{step_dir(kind, key)}/{name}")
+        except StoreNotFoundError as e:
+            raise StoreNotFoundError(f"run {run['name']!r} was summarized without {name} (an older "
+                                     "nativejobs); submit its spec again to rebuild the report") from e
+        return text if fmt in _STORED else render(json.loads(text), kinds, fmt)
+    steps = [s for s in run["steps"] if s["kind"] != kind]
+    done = {s["key"] for s in steps if store.is_done(s["kind"], s["key"])}
+    status = completeness(cell_chains(steps), done, failures_from_attempts(attempts or {}, done))
+    records = run_records(store, steps, done)
+    title = f"{run['name']}: incomplete run ({summary_line(status)})"
+    return report_text(records, kinds, fmt, completeness=status, title=title)

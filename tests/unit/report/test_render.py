@@ -1,0 +1,137 @@
+"""The markdown report, the self-contained HTML page and the plots."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from nativejobs.report import analyze, make_plots, render_html, render_markdown
+from tests.unit.builders import record
+from tests.unit.report.builders import KINDS, MC, NOISY, study
+
+
+def full_study() -> tuple[list[dict[str, Any]], dict[Any, Any]]:
+    cells = {}
+    for arm in ("a1", "a2"):
+        for lang, table in (("es", MC), ("ru", NOISY), ("zh", MC)):
+            cells["m1", arm, lang, "mc"] = {"accuracy": table}
+    return study(cells, repeat=3)
+
+
+def md_tables(text: str) -> dict[str, list[list[str]]]:
+    """Section title → the table's rows (header first, separator dropped)."""
+    out: dict[str, list[list[str]]] = {}
+    for block in text.split("\n## ")[1:]:
+        title, _, body = block.partition("\n")
+        rows = [[c.strip() for c in line.strip().strip("|").split("|")]
+                for line in body.splitlines() if line.startswith("|")]
+        out[title] = [r for r in rows if not all(set(c) <= {"-"} for c in r)]
+    return out
+
+
+def test_markdown_has_every_section() -> None:
+    records, items = full_study()
+
+    text = render_markdown(analyze(records, KINDS, items=items, n_resamples=500), records,
+                           title="study")
+
+    assert text.startswith("# study\n")
+    tables = md_tables(text)
+    assert list(tables) == ["Scores", "ΔS with 95% CI", "r(ΔS, S_native) per benchmark",
+                            "Round trip vs single pass", "Arms side by side", "Completeness"]
+    gaps = {(r[1], r[2]): r for r in tables["ΔS with 95% CI"][1:]}
+    header = tables["ΔS with 95% CI"][0]
+    es = dict(zip(header, gaps["a1", "es"], strict=True))
+    assert (es["native"], es["translated"], es["ΔS"], es["items"]) == ("0.800", "0.500", "+0.300", "30")
+    assert re.fullmatch(r"\[0\.\d{3}, 0\.\d{3}\]", es["CI"]) and es["noise"] == "significant"
+    assert dict(zip(header, gaps["a1", "ru"], strict=True))["noise"] == "inside noise"
+    assert es["McNemar p"].startswith("cohere ") and "; google " in es["McNemar p"]
+    r_rows = tables["r(ΔS, S_native) per benchmark"]
+    assert r_rows[0] == ["arm", "benchmark", "metric", "r", "p", "n"]
+    assert [row[0] for row in r_rows[1:]] == ["a1", "a2"] and r_rows[1][5] == "3"
+    assert tables["Arms side by side"][0][-2:] == ["a1", "a2"]
+
+
+def test_incomplete_grid_puts_completeness_first_and_says_no_cis() -> None:
+    records = [record("native", 0.5), record("google", 0.3), record("native", 0.4, language="ru")]
+
+    text = render_markdown(analyze(records, KINDS), records)
+
+    assert next(iter(md_tables(text))) == "Completeness"
+    assert "4 cells: 3 done, 1 missing" in text  # google/ru
+    assert "no CIs or tests" in text
+    assert "unavailable: no per-item results" in text
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[str] = []
+        self.srcs: list[str] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "table":
+            self.tables.append(a.get("id") or "")
+        if tag in ("img", "script", "iframe") and a.get("src"):
+            self.srcs.append(a["src"] or "")
+        if tag == "link":
+            self.links.append(a.get("href") or "")
+
+
+def test_html_is_self_contained_with_tables_and_plots() -> None:
+    records, items = full_study()
+    analysis = analyze(records, KINDS, items=items, n_resamples=500)
+    plots = make_plots(analysis, records)
+
+    page = _Page()
+    page.feed(render_html(analysis, records, plots, title="study <1>"))
+
+    assert page.tables == ["scores-table", "gaps-table", "correlations-table", "round-trip-table",
+                           "arms-table", "completeness-table"]
+    assert page.links == [] and len(page.srcs) == len(plots)
+    assert all(src.startswith("data:image/png;base64,") for src in page.srcs)
+    png = base64.b64decode(page.srcs[0].split(",", 1)[1])
+    assert Image.open(io.BytesIO(png)).format == "PNG"
+
+
+def test_html_escapes_names() -> None:
+    records = [record("native", 0.5, model="<b>m</b>"), record("google", 0.3, model="<b>m</b>")]
+
+    text = render_html(analyze(records, KINDS), records, {})
+
+    assert "<b>m</b>" not in text and "&lt;b&gt;m&lt;/b&gt;" in text
+
+
+def test_plots_are_the_papers_figure_types() -> None:
+    records, items = full_study()
+
+    plots = make_plots(analyze(records, KINDS, items=items, n_resamples=200), records)
+
+    assert sorted(plots) == ["delta_vs_native-a1.png", "delta_vs_native-a2.png", "gaps.png",
+                             "round_trip.png", "scores-a1.png", "scores-a2.png"]
+    for png in plots.values():
+        image = Image.open(io.BytesIO(png))
+        assert image.format == "PNG" and image.size[0] > 300
+        assert sum(1 for c in image.convert("L").histogram() if c) > 10  # not a blank canvas
+
+
+@pytest.mark.parametrize("records", [
+    pytest.param([record("native", 0.5)], id="native-only"),
+    pytest.param([record("google", 0.5), record("cohere", 0.4)], id="no-native"),
+])
+def test_sparse_records_still_render(records: list[dict[str, Any]]) -> None:
+    analysis = analyze(records, KINDS)
+
+    plots = make_plots(analysis, records)
+
+    assert list(plots) == ["scores.png"]
+    assert "<table" in render_html(analysis, records, plots)
+    assert "(none)" in render_markdown(analysis, records)
