@@ -39,9 +39,8 @@ def _step_main(store_uri: str, ref: str, log_path: str, env: dict[str, str]) -> 
     sys.stderr = sys.stdout
     from nativejobs.steps.__main__ import main
 
-    code = main(["run", "--store", store_uri, "--step", ref])
-    sys.stdout.flush()
-    os._exit(code)
+    # SystemExit, not os._exit: multiprocessing then runs its finalizers (tqdm's semaphores).
+    sys.exit(main(["run", "--store", store_uri, "--step", ref]))
 
 
 @dataclass
