@@ -33,7 +33,7 @@ def test_quickstart_validates(repo_root: Path) -> None:
     assert spec.languages == ("es", "ru", "zh")
     assert [c.kind for c in spec.conditions] == ["native", "translated", "round_trip"]
     assert [b.name for b in spec.benchmarks] == ["xquad", "mgsm", "mc"]
-    assert spec.arms[0].lr == pytest.approx(1e-3)
+    assert spec.arms[0].lr == pytest.approx(3e-3)
     assert (spec.execution.max_parallel, spec.execution.retries) == (2, 1)
 
 
