@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 NJ     := $(VENV)/bin/nativejobs
 PYTEST_ARGS ?=
 
-.PHONY: setup chromium demo test unit integration e2e lint clean
+.PHONY: setup chromium demo test unit integration e2e lint clean cluster-up cluster-down
 
 setup: $(VENV)/.installed
 
@@ -40,6 +40,14 @@ e2e: setup chromium
 
 lint: setup
 	$(VENV)/bin/ruff check nativejobs tests
+
+# A real local control plane (kube-apiserver, controller-manager, scheduler, etcd, kwok GPU
+# nodes) built from Go modules and cached in ~/.cache/nativejobs/k8s: eval "$(make -s cluster-up)"
+cluster-up:
+	@scripts/cluster.sh up
+
+cluster-down:
+	@scripts/cluster.sh down
 
 clean:
 	rm -rf .nativejobs .pytest_cache
