@@ -20,7 +20,7 @@ from rich.table import Table
 
 from nativejobs.errors import NativeJobsError, RunFailedError, SpecError, StoreNotFoundError
 from nativejobs.orchestrate import Orchestrator, RunStatus, State
-from nativejobs.plan import Plan, Step, build_plan
+from nativejobs.plan import Plan, Step, build_plan, estimate_gpu_hours
 from nativejobs.report import REPORT_FORMATS, ReportInputError, import_report, run_results
 from nativejobs.spec import STEP_KINDS, ExperimentSpec, load_spec
 from nativejobs.store import Store, open_store, step_dir
@@ -62,22 +62,26 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")
 def validate(spec: SpecArg) -> None:
     """Check a spec and say what it describes."""
     s, plan = _load(spec)
-    cells = len(s.languages) * len(s.conditions) * len(s.models) * len(s.arms)
+    counts = plan.counts()
     out.print(f"[green]ok[/green] {s.name}: {len(s.languages)} languages × {len(s.conditions)} "
-              f"conditions × {len(s.models)} models × {len(s.arms)} arms = {cells} trained cells, "
-              f"{len(s.benchmarks)} benchmarks, {len(plan.steps)} steps")
+              f"conditions × {len(s.models)} models × {len(s.arms)} arms → {counts['train']} "
+              f"training runs, {counts['evaluate']} evaluations over {len(s.benchmarks)} "
+              f"benchmarks, {len(plan.steps)} steps")
 
 
-def _plan_table(plan: Plan, store: Store) -> Table:
+def _plan_table(plan: Plan, store: Store, spec: ExperimentSpec) -> Table:
     done = {s.key for s in plan.steps if store.is_done(s.kind, s.key)}
+    hours = estimate_gpu_hours(plan, spec, only={s.key for s in plan.steps} - done)
     table = Table(title=f"plan {plan.name} ({store.uri})")
-    for col in ("step", "steps", "done", "to run"):
+    for col in ("step", "steps", "done", "to run", "GPU-h to run"):
         table.add_column(col, justify="left" if col == "step" else "right")
     for kind in STEP_KINDS:
         keys = [s.key for s in plan.steps if s.kind == kind]
         n_done = sum(k in done for k in keys)
-        table.add_row(kind, str(len(keys)), str(n_done), str(len(keys) - n_done))
-    table.add_row("[bold]total", str(len(plan.steps)), str(len(done)), str(len(plan.steps) - len(done)))
+        table.add_row(kind, str(len(keys)), str(n_done), str(len(keys) - n_done),
+                      f"{hours.get(kind, 0.0):g}")
+    table.add_row("[bold]total", str(len(plan.steps)), str(len(done)),
+                  str(len(plan.steps) - len(done)), f"{sum(hours.values()):g}")
     return table
 
 
@@ -87,7 +91,7 @@ def plan(spec: SpecArg, store: StoreOpt = None,
     """Show the DAG of steps a spec makes and which are already done."""
     s, p = _load(spec)
     st = _default_store(store, s)
-    out.print(_plan_table(p, st))
+    out.print(_plan_table(p, st, s))
     if steps:
         table = Table()
         for col in ("kind", "key", "what", "done"):

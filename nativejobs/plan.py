@@ -4,9 +4,21 @@ A step's key is ``sha256(kind, version, params, input keys)``; anything that cha
 output is in its params or its inputs, and nothing else is (labels such as a condition's name
 live in ``Step.labels`` so renaming a condition reruns nothing).
 
-    prepare native(lang) ─┬──────────────────────────────────────┬─▶ train(model, arm) ─▶ evaluate ─┐
-      │                   └─▶ translate(lang→en) ─▶ translate(en→lang) (round trip)    ...    ├─▶ summarize
-      └▶ prepare English(lang, same size) ─▶ translate(en→lang) ─┘                            ┘
+Per target language, for ``mode: mono`` arms::
+
+    prepare native(lang) ─┬─────────────────────────────────────────┬▶ train ─▶ evaluate(lang) ─┐
+      │                   ├▶ translate(lang→en) ─▶ translate(en→lang) ┤  (round trip; pivot)     │
+      │                   └▶ prepare condition (released/files set) ──┤                          ├▶ summarize
+      └▶ prepare English(lang, same size) ─▶ translate(en→lang) ──────┘                          │
+                                                                                                 │
+Once per condition, for ``mode: multi`` arms, over ``data.mixture.languages``::                  │
+                                                                                                 │
+    prepare mixture (N each; parts/{l}) ─┬─(native)──────────────────┬▶ train ─▶ evaluate(lang) ─┘
+                                         └▶ per language l: the same   │     for every target lang
+                                            recipe on part l ─▶ prepare mix
+
+A condition backed by finished translations (``source``: the authors' released sets or files)
+is a ``prepare`` step that reads them: no translate step, and its params name the file set.
 """
 
 from __future__ import annotations
@@ -17,10 +29,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from nativejobs.spec import ConditionSpec, ExperimentSpec
+from nativejobs.spec import ArmSpec, ConditionSpec, ExperimentSpec, ModelSpec
 from nativejobs.steps import VERSIONS
 
-__all__ = ["Plan", "Step", "StepInput", "build_plan", "canonical_json", "step_key"]
+__all__ = [
+    "MULTI", "Plan", "Step", "StepInput", "build_plan", "canonical_json", "engine_params",
+    "estimate_gpu_hours", "step_key", "uses_gpu",
+]
+
+MULTI = "multi"  # the language of a step that serves the multilingual mixture
 
 
 @dataclass(frozen=True)
@@ -107,40 +124,92 @@ def _out(name: str, step: Step, artifact: str) -> StepInput:
     return StepInput(name, step.kind, step.key, artifact)
 
 
-def _prepare(spec: ExperimentSpec, lang: str) -> tuple[Step, Step]:
-    """The native sample, and the English sample matched to its size (its own step, so an edit
-    to the English pool leaves native training alone)."""
-    common = {"language": lang, "size": spec.data.size, "seed": spec.data.seed}
-    native = _step("prepare", {**common, "role": "native",
-                               "source": spec.data.native.model_dump(mode="json")},
-                   language=lang, what="native sample")
-    english = _step("prepare", {**common, "role": "english",
-                                "source": spec.data.english.model_dump(mode="json")},
-                    (_out("match", native, "data.jsonl"),), language=lang, what="English sample")
-    return native, english
+Artifact = tuple[Step, str]  # an upstream step and the name of one of its outputs
 
 
-def _translate(spec: ExperimentSpec, engine: str, source: StepInput, src: str, tgt: str,
+def _as(name: str, art: Artifact) -> StepInput:
+    return _out(name, art[0], art[1])
+
+
+def _native(spec: ExperimentSpec, lang: str) -> Step:
+    """The native sample of one language."""
+    return _step("prepare", {"language": lang, "size": spec.data.size, "seed": spec.data.seed,
+                             "role": "native", "source": spec.data.native.identity()},
+                 language=lang, what="native sample")
+
+
+def _english(spec: ExperimentSpec, lang: str, match: Artifact, **labels: str) -> Step:
+    """The English sample matched to a native sample's size (its own step, so an edit to the
+    English pool leaves native training alone)."""
+    return _step("prepare", {"language": lang, "size": spec.data.size, "seed": spec.data.seed,
+                             "role": "english", "source": spec.data.english.identity()},
+                 (_as("match", match),), language=lang, what="English sample", **labels)
+
+
+def engine_params(spec: ExperimentSpec, engine: str) -> dict[str, Any]:
+    """An engine as translate params: unset optional fields left out, so adding one moves no key."""
+    return spec.engines[engine].model_dump(mode="json", exclude_none=True)
+
+
+def _translate(spec: ExperimentSpec, engine: str, source: Artifact, src: str, tgt: str,
                **labels: str) -> Step:
-    params = {"engine": spec.engines[engine].model_dump(mode="json"), "source_language": src,
-              "target_language": tgt}
-    return _step("translate", params, (source,), what=f"translate {src}→{tgt}", **labels)
+    params = {"engine": engine_params(spec, engine), "source_language": src, "target_language": tgt}
+    return _step("translate", params, (_as("source", source),), what=f"translate {src}→{tgt}",
+                 **labels)
 
 
-def _condition_data(spec: ExperimentSpec, cond: ConditionSpec, native: Step, english: Step,
-                    lang: str) -> tuple[StepInput, list[Step]]:
-    """The training-data artifact of one condition and the translate steps that make it."""
+def _finished(spec: ExperimentSpec, cond: ConditionSpec, lang: str, native: Artifact,
+              labels: dict[str, str]) -> Step:
+    """A condition read from finished translations, as many items as the native sample."""
+    assert cond.source is not None
+    what = f"{cond.source.system or 'files'} {cond.kind.replace('_', ' ')} set"
+    return _step("prepare", {"language": lang, "role": "condition", "variant": cond.kind,
+                             "source": cond.source.identity(), "seed": spec.data.seed},
+                 (_as("match", native),), **labels, what=what)
+
+
+def _condition_data(spec: ExperimentSpec, cond: ConditionSpec, lang: str, native: Artifact,
+                    **scope: str) -> tuple[Artifact, list[Step]]:
+    """The training data of one condition in one language, and the steps that make it.
+
+    ``native`` is the native sample it is matched to (the language's, or a mixture part).
+    """
+    labels = {"language": lang, "condition": cond.name, **scope}
     if cond.kind == "native":
-        return _out("data", native, "data.jsonl"), []
-    assert cond.engine is not None  # the spec guarantees it for non-native conditions
-    labels = {"language": lang, "condition": cond.name}
+        return native, []
+    if cond.source is not None:
+        step = _finished(spec, cond, lang, native, labels)
+        return (step, "data.jsonl"), [step]
+    assert cond.engine is not None  # the spec guarantees an engine or a source
     if cond.kind == "translated":
-        t = _translate(spec, cond.engine, _out("source", english, "data.jsonl"), "en", lang, **labels)
-        return _out("data", t, "translated.jsonl"), [english, t]
-    pivot = _translate(spec, cond.engine, _out("source", native, "data.jsonl"), lang, "en", **labels)
-    back = _translate(spec, cond.engine, _out("source", pivot, "translated.jsonl"), "en", lang,
-                      **labels)
-    return _out("data", back, "translated.jsonl"), [pivot, back]
+        english = _english(spec, lang, native, **scope)
+        t = _translate(spec, cond.engine, (english, "data.jsonl"), "en", lang, **labels)
+        return (t, "translated.jsonl"), [english, t]
+    pivot = _translate(spec, cond.engine, native, lang, "en", **labels)
+    back = _translate(spec, cond.engine, (pivot, "translated.jsonl"), "en", lang, **labels)
+    return (back, "translated.jsonl"), [pivot, back]
+
+
+def _mixture_data(spec: ExperimentSpec, cond: ConditionSpec) -> tuple[Artifact, list[Step]]:
+    """The multilingual mixture of one condition: N native items per mixture language, or each
+    language's N items made by the condition's recipe (drawing its own English items), mixed."""
+    mix = spec.data.mixture
+    langs = list(mix.languages)
+    native = _step("prepare", {"role": "mixture", "languages": langs, "size": mix.size,
+                               "data_size": spec.data.size, "seed": spec.data.seed,
+                               "source": spec.data.native.identity()},
+                   what="native mixture")
+    if cond.kind == "native":
+        return (native, "data.jsonl"), [native]
+    steps, parts = [native], []
+    for lang in langs:
+        data, made = _condition_data(spec, cond, lang, (native, f"parts/{lang}.jsonl"),
+                                     scope="mixture")
+        steps += made
+        parts.append(_as(f"part_{lang}", data))
+    mixed = _step("prepare", {"role": "mix", "languages": langs}, tuple(parts),
+                  condition=cond.name, what="mixture")
+    return (mixed, "data.jsonl"), [*steps, mixed]
 
 
 def _add(steps: dict[str, Step], *new: Step) -> None:
@@ -148,30 +217,68 @@ def _add(steps: dict[str, Step], *new: Step) -> None:
         steps.setdefault(s.key, s)  # shared work is planned once
 
 
+def _arms(spec: ExperimentSpec, cond: ConditionSpec, mode: str) -> list[ArmSpec]:
+    return [a for a in spec.arms if a.mode == mode
+            and (a.conditions is None or cond.name in a.conditions)]
+
+
+def _benchmarks(spec: ExperimentSpec, lang: str) -> list[dict[str, Any]]:
+    return [b.model_dump(mode="json", exclude={"languages"}) for b in spec.benchmarks
+            if b.languages is None or lang in b.languages]
+
+
+def _train(spec: ExperimentSpec, model: ModelSpec, arm: ArmSpec, data: Artifact, lang: str,
+           labels: dict[str, str]) -> Step:
+    return _step("train", {"model": model.model_dump(mode="json", exclude={"name"}),
+                           "training": spec.training.model_dump(mode="json"),
+                           "lr": arm.lr, "mode": arm.mode, "language": lang},
+                 (_as("data", data),), **labels)
+
+
+def _evaluate(spec: ExperimentSpec, model: ModelSpec, train: Step, lang: str,
+              labels: dict[str, str]) -> Step:
+    return _step("evaluate", {"model": model.model_dump(mode="json", exclude={"name"}),
+                              "language": lang, "benchmarks": _benchmarks(spec, lang)},
+                 (_out("adapter", train, "adapter"),), **labels)
+
+
+def _cell(model: ModelSpec, lang: str, cond: ConditionSpec, arm: ArmSpec) -> dict[str, str]:
+    return {"model": model.name, "language": lang, "condition": cond.name, "arm": arm.name}
+
+
 def build_plan(spec: ExperimentSpec) -> Plan:
     """The DAG for ``spec``; the same spec always gives the same keys."""
     steps: dict[str, Step] = {}
     evaluations: list[Step] = []
     for lang in spec.languages:
-        native, english = _prepare(spec, lang)
+        native = _native(spec, lang)
         _add(steps, native)
-        benches = [b.model_dump(mode="json", exclude={"languages"}) for b in spec.benchmarks
-                   if b.languages is None or lang in b.languages]
         for cond in spec.conditions:
-            data, made = _condition_data(spec, cond, native, english, lang)
+            arms = _arms(spec, cond, "mono")
+            if not arms:
+                continue
+            data, made = _condition_data(spec, cond, lang, (native, "data.jsonl"))
             _add(steps, *made)
             for model in spec.models:
-                for arm in spec.arms:
-                    labels = {"model": model.name, "language": lang, "condition": cond.name,
-                              "arm": arm.name}
-                    train = _step("train", {"model": model.model_dump(mode="json", exclude={"name"}),
-                                            "training": spec.training.model_dump(mode="json"),
-                                            "lr": arm.lr, "mode": arm.mode, "language": lang},
-                                  (data,), **labels)
-                    ev = _step("evaluate", {"model": model.model_dump(mode="json", exclude={"name"}),
-                                            "language": lang, "benchmarks": benches},
-                               (_out("adapter", train, "adapter"),), **labels)
+                for arm in arms:
+                    labels = _cell(model, lang, cond, arm)
+                    train = _train(spec, model, arm, data, lang, labels)
+                    ev = _evaluate(spec, model, train, lang, labels)
                     _add(steps, train, ev)
+                    evaluations.append(ev)
+    for cond in spec.conditions:
+        arms = _arms(spec, cond, "multi")
+        if not arms:
+            continue
+        data, made = _mixture_data(spec, cond)
+        _add(steps, *made)
+        for model in spec.models:
+            for arm in arms:
+                train = _train(spec, model, arm, data, MULTI, _cell(model, MULTI, cond, arm))
+                _add(steps, train)
+                for lang in spec.languages:
+                    ev = _evaluate(spec, model, train, lang, _cell(model, lang, cond, arm))
+                    _add(steps, ev)
                     evaluations.append(ev)
     summary = _summarize(spec, evaluations)
     _add(steps, summary)
@@ -184,3 +291,32 @@ def _summarize(spec: ExperimentSpec, evaluations: list[Step]) -> Step:
     inputs = tuple(_out(f"cell{i}", ev, "records.json") for i, ev in enumerate(evaluations))
     return _step("summarize", {"experiment": spec.name, "cells": cells, "conditions": conditions},
                  inputs, what="summarize")
+
+
+REMOTE_ENGINES = ("google", "openai")
+
+
+def uses_gpu(step: Step, spec: ExperimentSpec) -> bool:
+    """Whether ``step`` would hold a GPU: its kind asks for one, and it is not a translation
+    by a remote service (Google, an OpenAI-compatible endpoint), which runs on CPU."""
+    if spec.resources_for(step.kind).gpus == 0:
+        return False
+    return not (step.kind == "translate" and step.params["engine"]["kind"] in REMOTE_ENGINES)
+
+
+def estimate_gpu_hours(plan: Plan, spec: ExperimentSpec, *,
+                       only: set[str] | None = None) -> dict[str, float]:
+    """GPU-hours per step kind: steps × ``resources.<kind>.gpu_hours_per_step``.
+
+    Steps that hold no GPU (``uses_gpu``) count none; ``only`` limits the sum to those step
+    keys (e.g. the steps still to run). Every kind of the plan is present, in plan order, so a
+    caller can print the table as is and sum it for a total.
+    """
+    out: dict[str, float] = {}
+    for step in plan.steps:
+        if only is not None and step.key not in only:
+            out.setdefault(step.kind, 0.0)
+            continue
+        rate = spec.resources_for(step.kind).gpu_hours_per_step
+        out[step.kind] = out.get(step.kind, 0.0) + (rate if uses_gpu(step, spec) else 0.0)
+    return {k: round(v, 3) for k, v in out.items()}

@@ -28,8 +28,9 @@ from nativejobs.errors import SpecError
 from nativejobs.languages import LANGUAGES
 
 __all__ = [
-    "ArmSpec", "BenchmarkSpec", "ConditionSpec", "DataSpec", "EngineSpec", "ExecutionSpec",
-    "ExperimentSpec", "LoraSpec", "ModelSpec", "ResourceSpec", "SourceSpec", "TrainingSpec",
+    "PAPER_MIXTURE", "ArmSpec", "BenchmarkSpec", "ConditionSpec", "DataSpec", "EngineSpec",
+    "ExecutionSpec", "ExperimentSpec", "LoraSpec", "MixtureSpec", "ModelSpec", "QualitySpec",
+    "ResourceSpec", "SourceSpec", "TrainingSpec",
     "load_spec", "parse_spec",
 ]
 
@@ -62,14 +63,19 @@ LanguageCode = Annotated[str, AfterValidator(_check_language)]
 class SourceSpec(_Model):
     """Where instruction data comes from.
 
-    ``files``: local or S3 JSON/JSONL in Alpaca or Aya format; ``{lang}`` in ``path`` is replaced
-    by the language code. ``aya``: the Aya Dataset on the Hugging Face hub (train split).
+    ``files``: local or ``s3://`` JSON, JSONL or parquet in Alpaca or Aya format; ``{lang}`` in
+    ``path`` is replaced by the language code. ``aya``: the Aya Dataset on the Hugging Face hub
+    (``dataset``, ``split``), the rows whose ``language_code`` is the language's ISO 639-3 code
+    (spa, rus, zho, ...). ``released``: the paper authors' released sets (``path`` is the folder
+    of ``aya_*.json`` files, laid out as in shared/data/MANIFEST.md); as a condition's source,
+    ``system`` (google or cohere) picks the authors' translated or round-trip set.
     """
 
-    kind: Literal["files", "aya"] = "files"
+    kind: Literal["files", "aya", "released"] = "files"
     path: str | None = None
     dataset: str = "CohereForAI/aya_dataset"
     split: str = "train"
+    system: Literal["google", "cohere"] | None = None  # released sets only: whose translations
 
     @field_validator("path")
     @classmethod
@@ -80,7 +86,39 @@ class SourceSpec(_Model):
     def _needs_path(self) -> SourceSpec:
         if self.kind == "files" and not self.path:
             raise ValueError("kind 'files' needs a path, e.g. data/{lang}.jsonl")
+        if self.kind == "released" and not self.path:
+            raise ValueError("kind 'released' needs a path: the folder of the authors' aya_*.json files")
+        if self.system is not None and self.kind != "released":
+            raise ValueError(f"system is for kind 'released' only; kind {self.kind!r} takes none")
         return self
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that decide which rows this source gives (what a step key needs)."""
+        if self.kind == "aya":
+            return {"kind": "aya", "dataset": self.dataset, "split": self.split}
+        out: dict[str, Any] = {"kind": self.kind, "path": self.path}
+        return out | ({"system": self.system} if self.system else {})
+
+
+# The paper's multilingual mixture: these 8 languages × the smallest native size (PROTOCOL.md).
+PAPER_MIXTURE = ("es", "ru", "zh", "ar", "de", "fi", "ga", "hi")
+
+
+class MixtureSpec(_Model):
+    """The multilingual mixture an arm with ``mode: multi`` trains on (PROTOCOL.md)."""
+
+    languages: tuple[LanguageCode, ...] = Field(default=PAPER_MIXTURE, min_length=1)
+    # Items per language; None = the smallest native sample among ``languages`` (paper: 241, de).
+    size: int | None = Field(default=None, gt=0)
+
+    @field_validator("languages")
+    @classmethod
+    def _distinct_not_pivot(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if "en" in v:
+            raise ValueError("'en' is the pivot language and cannot be in the mixture")
+        if len(set(v)) != len(v):
+            raise ValueError("languages must be distinct")
+        return v
 
 
 class DataSpec(_Model):
@@ -91,30 +129,145 @@ class DataSpec(_Model):
     # None = every native item, as the paper did (es 3,854, ru 423, zh 3,944).
     size: int | None = Field(default=None, gt=0)
     seed: int = 0
+    mixture: MixtureSpec = MixtureSpec()
+
+    @model_validator(mode="after")
+    def _no_system(self) -> DataSpec:
+        if self.native.system or self.english.system:
+            raise ValueError("data.native and data.english are untranslated: give them no system")
+        return self
+
+
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+_REDACTED = "<redacted: not an environment variable name>"
+
+
+class QualitySpec(_Model):
+    """Checks on every translated field, and what to do with an item that fails one."""
+
+    language_id: bool = True  # the result must be in the target language (texts of >= 20 letters)
+    # Output/input length in characters, normalised by each language's typical density (zh ≈ 0.28
+    # of English); checked on inputs of >= 20 characters. Bounds fit the authors' Google sets.
+    min_length_ratio: float = Field(default=0.4, gt=0)
+    max_length_ratio: float = Field(default=2.5, gt=0)
+    # keep (the paper: nothing filtered) | drop the item | retry: translate it again, sampled,
+    # up to `retries` times; an item still flagged after that is kept and counted.
+    policy: Literal["keep", "drop", "retry"] = "keep"
+    retries: int = Field(default=2, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QualitySpec:
+        if self.min_length_ratio >= self.max_length_ratio:
+            raise ValueError("min_length_ratio must be below max_length_ratio")
+        return self
 
 
 class EngineSpec(_Model):
-    """A translation engine. ``llm``: an instruction-following LLM with the paper's prompt."""
+    """A translation engine, all behind one interface (``nativejobs.translation``).
 
-    kind: Literal["llm"] = "llm"
-    model: str = Field(min_length=1)  # hub id, local path, or pypi:<package> shipping a GGUF
+    ``llm``: an instruction-following LLM with the paper's prompt (vLLM on GPU, transformers on
+    CPU). ``google``: Cloud Translation v2 REST. ``openai``: any OpenAI-compatible chat endpoint
+    (a vLLM server, a hosted model). ``seq2seq``: an NLLB/MADLAD-style model (transformers or
+    CTranslate2). API keys are named by environment variable, never written here.
+    """
+
+    kind: Literal["llm", "google", "openai", "seq2seq"] = "llm"
+    # hub id, local path or pypi:<package> (llm, seq2seq); the served model name (openai);
+    # google: optional v2 `model` ("nmt" or "base").
+    model: str | None = Field(default=None, min_length=1)
+    # Segments per engine call: a generation batch, parallel requests (openai), or segments per
+    # request (google: at most 128 per request by the v2 contract).
     batch_size: int = Field(default=8, gt=0)
-    max_new_tokens: int = Field(default=512, gt=0)
+    max_new_tokens: int = Field(default=512, gt=0)  # llm, openai, seq2seq
+    # google: the v2 endpoint (default Google's); openai: the base URL, e.g. http://host:8000/v1
+    endpoint: str | None = None
+    api_key_env: str | None = None  # NAME of the environment variable holding the key
+    # The LLM prompt (llm, openai) with {src}, {tgt}, {text}; None = the paper's (PROTOCOL.md).
+    prompt: str | None = None
+    # field: each field whole (the paper); lines: line by line, list markers and indentation
+    # kept (sentence-level MT models want this; the seq2seq default).
+    segmentation: Literal["field", "lines"] | None = None
+    # Fenced code blocks are copied, never translated (code is not prose; the paper's prompt
+    # asks to preserve formatting).
+    protect_code: bool = True
+    code_style: Literal["nllb", "madlad"] = "nllb"  # seq2seq: language tags (spa_Latn | <2es>)
+    backend: Literal["auto", "vllm", "transformers", "ctranslate2"] = "auto"
+    tokenizer: str | None = None  # seq2seq with ctranslate2: the HF tokenizer (default: model)
+    max_request_chars: int = Field(default=5000, gt=0, le=30000)  # google: docs recommend 5K
+    quality: QualitySpec = QualitySpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _redact_keys(cls, data: Any) -> Any:
+        """A literal key never reaches an error line or a log: it is replaced before checks."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for literal in ("api_key", "key", "token"):
+            if literal in data:
+                data[literal] = "***"
+        env = data.get("api_key_env")
+        if isinstance(env, str) and not _ENV_NAME.match(env):
+            data["api_key_env"] = _REDACTED
+        return data
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and not _ENV_NAME.match(v):
+            raise ValueError("must be the NAME of an environment variable that holds the key "
+                             "(e.g. GOOGLE_API_KEY), never the key itself")
+        return v
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> EngineSpec:
+        kind = self.kind
+        if kind in ("llm", "openai", "seq2seq") and not self.model:
+            raise ValueError(f"engine kind {kind!r} needs a model")
+        if kind == "openai" and not self.endpoint:
+            raise ValueError("engine kind 'openai' needs an endpoint (base URL, e.g. "
+                             "http://localhost:8000/v1)")
+        if kind == "google" and self.model not in (None, "nmt", "base"):
+            raise ValueError("engine kind 'google' takes model 'nmt' or 'base' (or none)")
+        if self.backend != "auto" and (kind, self.backend) not in _BACKENDS:
+            raise ValueError(f"backend {self.backend!r} does not serve engine kind {kind!r}")
+        if self.prompt is not None and not all(f"{{{k}}}" in self.prompt for k in ("src", "tgt", "text")):
+            raise ValueError("prompt must contain {src}, {tgt} and {text}")
+        return self
+
+
+_BACKENDS = {("llm", "vllm"), ("llm", "transformers"), ("seq2seq", "transformers"),
+             ("seq2seq", "ctranslate2")}
 
 
 class ConditionSpec(_Model):
-    """A data condition: the native data, or data made by an engine."""
+    """A data condition: the native data, or data made by an engine or read from a source.
+
+    A translated or round-trip condition names an ``engine`` (the plan translates) or a
+    ``source`` of finished translations (``released`` with a ``system``, or ``files``).
+    """
 
     name: str = Field(pattern=_NAME)
     kind: Literal["native", "translated", "round_trip"] = "native"
     engine: str | None = None  # a key of `engines`
+    source: SourceSpec | None = None
 
     @model_validator(mode="after")
     def _engine_matches_kind(self) -> ConditionSpec:
-        if self.kind == "native" and self.engine:
-            raise ValueError(f"condition {self.name!r} is native and takes no engine")
-        if self.kind != "native" and not self.engine:
-            raise ValueError(f"condition {self.name!r} of kind {self.kind} needs an engine")
+        if self.kind == "native" and (self.engine or self.source):
+            raise ValueError(f"condition {self.name!r} is native and takes no engine or source")
+        if self.kind != "native" and not (self.engine or self.source):
+            raise ValueError(f"condition {self.name!r} of kind {self.kind} needs an engine "
+                             "(or a source of finished translations)")
+        if self.engine and self.source:
+            raise ValueError(f"condition {self.name!r}: give an engine or a source, not both")
+        if self.source is not None:
+            if self.source.kind == "aya":
+                raise ValueError(f"condition {self.name!r}: the Aya hub source holds no "
+                                 "translations; use kind released or files")
+            if self.source.kind == "released" and not self.source.system:
+                raise ValueError(f"condition {self.name!r}: a released source needs a system "
+                                 "(google or cohere)")
         return self
 
 
@@ -127,6 +280,8 @@ class ModelSpec(_Model):
 
 
 class LoraSpec(_Model):
+    """LoRA adapters on the frozen base (paper §4.1)."""
+
     r: int = Field(default=8, gt=0)  # paper: r 8
     alpha: int = Field(default=16, gt=0)  # paper: alpha 16
     dropout: float = Field(default=0.05, ge=0, lt=1)  # paper: 0.05
@@ -135,24 +290,69 @@ class LoraSpec(_Model):
 
 
 class TrainingSpec(_Model):
-    """The LoRA recipe shared by every arm."""
+    """The LoRA recipe shared by every arm.
+
+    Defaults are the paper's (§4.1); where it is silent, the authors' earlier training code
+    (hplt-project/monolingual-multilingual-instruction-tuning, ``loraft/finetune.py``: Alpaca
+    template, transformers Trainer, 100 warm-up steps then linear decay, AdamW).
+    """
 
     epochs: int = Field(default=10, gt=0)  # paper: up to 10, best held-out epoch kept
-    effective_batch_size: int = Field(default=64, gt=0)  # paper: 64
-    micro_batch_size: int = Field(default=4, gt=0)  # per step; accumulation makes up the rest
+    # Stop after this many epochs without a better held-out perplexity; None = every epoch (paper).
+    patience: int | None = Field(default=None, gt=0)
+    effective_batch_size: int = Field(default=64, gt=0)  # paper: 64 examples per optimizer step
+    # Examples per forward pass; gradient accumulation makes up the rest. None = chosen for the
+    # memory at hand (largest divisor of effective_batch_size that fits; recorded in the metrics).
+    micro_batch_size: int | None = Field(default=None, gt=0)
+    # Tokens per example; longer ones keep their start and are counted in the metrics. The
+    # authors' code cut at 256, which truncates many Aya answers.
     max_length: int = Field(default=1024, gt=16)
     template: Literal["alpaca", "chat"] = "alpaca"  # paper: very likely Alpaca
-    heldout_fraction: float = Field(default=0.05, ge=0, le=0.5)
+    heldout_fraction: float = Field(default=0.05, ge=0, le=0.5)  # paper: size not stated
     lora: LoraSpec = LoraSpec()
+    # paper: frozen base in 8-bit. 8-bit needs CUDA and bitsandbytes; without them the base is
+    # loaded in bf16 (CUDA) or fp32 (CPU) and the metrics say so. bf16 is faster on H100-class GPUs.
+    base_precision: Literal["int8", "bfloat16", "float32"] = "int8"
+    lr_scheduler: Literal["linear", "constant", "cosine"] = "linear"  # authors' code: linear
+    warmup_steps: int = Field(default=100, ge=0)  # authors' code: 100 (longer than a ru run)
+    weight_decay: float = Field(default=0.0, ge=0)  # authors' code: 0 (Trainer default)
+    max_grad_norm: float = Field(default=1.0, ge=0)  # authors' code: 1.0 (Trainer default); 0 = off
+    # Padding-free packed micro-batches with attention isolated per sequence. False = one padded
+    # row per example (the naive layout; slower, same result).
+    packing: bool = True
+    # Row length of a packed micro-batch under SDPA/eager/flex attention (at least max_length).
+    # Their block masks cost attention over the whole row, so shorter rows waste less; longer
+    # ones pad less. Flash attention packs a micro-batch into one varlen row instead.
+    pack_tokens: int = Field(default=1024, gt=0)
+    attention: Literal["auto", "sdpa", "eager", "flex_attention", "flash_attention_2"] = "auto"
+    # Recompute activations in the backward pass: ~30% more compute, far less memory, so larger
+    # micro-batches fit.
+    gradient_checkpointing: bool = False
+    # Also at every epoch end. A preempted step loses at most this many optimizer steps.
+    checkpoint_every_steps: int = Field(default=25, gt=0)
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _micro_divides_effective(self) -> TrainingSpec:
+        if self.micro_batch_size and self.effective_batch_size % self.micro_batch_size:
+            raise ValueError(f"micro_batch_size {self.micro_batch_size} must divide "
+                             f"effective_batch_size {self.effective_batch_size}")
+        return self
 
 
 class ArmSpec(_Model):
-    """A training arm: learning rate and data mode."""
+    """A training arm: learning rate and data mode.
+
+    ``mono``: one adapter per target language, on that language's data. ``multi``: one adapter
+    per condition on the multilingual mixture (``data.mixture``), evaluated on every target
+    language (PROTOCOL.md: 8 languages × the smallest size).
+    """
 
     name: str = Field(pattern=_NAME)
     lr: float = Field(gt=0)
-    mode: Literal["mono"] = "mono"
+    mode: Literal["mono", "multi"] = "mono"
+    # Names of the conditions this arm trains; None = every condition.
+    conditions: tuple[str, ...] | None = Field(default=None, min_length=1)
 
 
 class BenchmarkSpec(_Model):
@@ -186,6 +386,9 @@ class ResourceSpec(_Model):
     gpus: int = Field(default=0, ge=0)
     cpu: str = "2"
     memory: str = "8Gi"
+    # Expected GPU-hours of one step of this kind, for `nativejobs plan`'s estimate (paper: a
+    # LoRA run took 1–7 GPU-hours on a 3090/A100). Remote-engine translations count none.
+    gpu_hours_per_step: float = Field(default=0.0, ge=0)
 
 
 class ExecutionSpec(_Model):
@@ -263,6 +466,13 @@ def _cross_reference_problems(doc: dict[str, Any]) -> list[str]:
         f"{', '.join(sorted(map(str, engines))) or '(none defined)'}"
         for i, c in enumerate(_items(doc, "conditions"))
         if c.get("engine") is not None and c["engine"] not in engines
+    ]
+    names = {str(c.get("name")) for c in _items(doc, "conditions")}
+    problems += [
+        f"arms[{i}].conditions: got {a['conditions']!r}; each must be one of the conditions: "
+        f"{', '.join(sorted(names))}"
+        for i, a in enumerate(_items(doc, "arms"))
+        if isinstance(a.get("conditions"), list) and not set(map(str, a["conditions"])) <= names
     ]
     for field in ("conditions", "models", "arms", "benchmarks"):
         names = [str(item.get("name")) for item in _items(doc, field) if "name" in item]

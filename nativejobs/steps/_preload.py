@@ -11,6 +11,6 @@ die_with_parent()  # first: a fork server that outlived its controller would sti
 import peft  # noqa: F401, E402
 import torch  # noqa: F401, E402
 import transformers  # noqa: F401, E402
-from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401, E402
+from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer  # noqa: F401, E402
 
 import nativejobs.steps  # noqa: F401, E402

@@ -1,14 +1,33 @@
-"""prepare: a seeded sample of instruction data for one language.
+"""prepare: seeded samples of instruction data, from files, the Aya hub or the authors' sets.
 
-Role ``native``: the native sample of the language (all rows, or ``size`` of them).
-Role ``english``: a sample of the English pool of the same size as the native sample (input
-``match``), to be translated into the language.
+Sources (``Source.kind``): ``files`` (local or ``s3://`` JSON, JSONL or parquet, Alpaca or Aya
+rows; ``{lang}`` in the path is the language), ``aya`` (the Aya Dataset on the Hugging Face hub,
+rows of the language's ISO 639-3 code) and ``released`` (the paper authors' files, laid out as
+in shared/data/MANIFEST.md: ``aya_native_data_processed.{lang}.json`` and the Google/Cohere
+translated, round-trip and pivot sets).
 
-Outputs: ``data.jsonl`` (Alpaca rows: id, instruction, input, output), ``stats.json``.
+Roles:
+
+- ``native``: the native sample of ``language`` (every row, or ``size`` of them).
+- ``english``: the English pool sampled to the size of input ``match`` (a native sample), to be
+  translated into ``language``; the seed includes the language, so every language draws its own
+  English items.
+- ``condition``: finished translations for ``language`` read from ``source`` (released or files),
+  as many as input ``match`` has. A released round trip keeps exactly the items of ``match``
+  (ids ``aya_{iso3}_{i}`` pair with the round trip's and the pivot's ``_{i}``) and writes the
+  English pivot beside them; other sources are sampled to the size of ``match``.
+- ``mixture``: the native side of the multilingual mixture: ``size`` items (None = the
+  smallest native sample among ``languages``) from each language, one part per language.
+- ``mix``: the parts given as inputs ``part_{lang}`` concatenated, in ``languages`` order.
+
+Outputs: ``data.jsonl`` (Alpaca rows: id, instruction, input, output; mixture rows add
+``language``), ``pivot.jsonl`` (released round trip), ``parts/{lang}.jsonl`` (mixture),
+``stats.json``.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import random
 from pathlib import Path
@@ -16,31 +35,40 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from nativejobs.errors import StepInputError
+from nativejobs.errors import StepInputError, StoreError
 from nativejobs.languages import LANGUAGES
 from nativejobs.steps._context import StepContext
 
 KIND = "prepare"
-VERSION = 1
+VERSION = 2  # 2: released sets, mixtures, parquet and S3 files; null fields read as ""
 
 Row = dict[str, str]
+Outputs = dict[str, list[Row]]
+RELEASED_NATIVE = "aya_native_data_processed.{lang}.json"
+RELEASED_TRANSLATED = "aya_{system}_translated_data_processed.{lang}.json"
+RELEASED_ROUND_TRIP = "aya_{system}_round_trip_translated_via_en.{lang}.json"
+RELEASED_PIVOT = "aya_native_{lang}_{system}_translated_pivot.en.json"
 
 
 class Source(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["files", "aya"]
+    kind: Literal["files", "aya", "released"]
     path: str | None = None
     dataset: str = "CohereForAI/aya_dataset"
     split: str = "train"
+    system: Literal["google", "cohere"] | None = None
 
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    language: str
-    role: Literal["native", "english"]
-    source: Source
-    size: int | None
-    seed: int
+    role: Literal["native", "english", "condition", "mixture", "mix"]
+    language: str | None = None  # native, english, condition
+    languages: list[str] | None = None  # mixture, mix
+    source: Source | None = None
+    variant: Literal["translated", "round_trip"] | None = None  # condition
+    size: int | None = None
+    data_size: int | None = None  # mixture: data.size, which caps every native sample
+    seed: int = 0
 
 
 def to_alpaca(raw: dict[str, Any], *, where: str, index: int) -> Row:
@@ -54,38 +82,73 @@ def to_alpaca(raw: dict[str, Any], *, where: str, index: int) -> Row:
         raise StepInputError(f"{where} row {index}: has keys {sorted(raw)}; need Alpaca "
                              "(instruction, input, output) or Aya (inputs, targets) fields")
     row["id"] = str(raw.get("id", raw.get("id_", index)))
-    return {k: str(v) for k, v in row.items()}
+    return {k: "" if v is None else str(v) for k, v in row.items()}
 
 
-def _read_records(path: str) -> list[dict[str, Any]]:
-    """JSON list or JSONL from a local path. Raises: StepInputError."""
-    file = Path(path)
+def _read_bytes(uri: str) -> bytes:
+    """A local file or an ``s3://bucket/key`` object. Raises: StepInputError if missing."""
+    if uri.startswith("s3://"):
+        from nativejobs.store import open_store
+
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            return open_store(f"s3://{bucket}").get_bytes(key)
+        except StoreError as e:
+            raise StepInputError(f"data file {uri}: cannot be read ({e}); fix the source path "
+                                 "in the spec") from e
+    file = Path(uri)
     if not file.is_file():
-        raise StepInputError(f"data file {path} does not exist; fix data.*.path in the spec")
-    text = file.read_text(encoding="utf-8")
+        raise StepInputError(f"data file {uri} does not exist; fix the source path in the spec")
+    return file.read_bytes()
+
+
+def read_records(uri: str) -> list[dict[str, Any]]:
+    """Records of a JSON list, JSONL or parquet file (by extension). Raises: StepInputError."""
+    data = _read_bytes(uri)
+    if uri.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return pq.read_table(io.BytesIO(data)).to_pylist()
     try:
-        if path.endswith(".jsonl"):
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise StepInputError(f"data file {path}: not valid JSON ({e})") from e
+        if uri.endswith(".jsonl"):
+            return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+        doc = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise StepInputError(f"data file {uri}: not valid JSON ({e})") from e
     if not isinstance(doc, list):
-        raise StepInputError(f"data file {path}: top level is {type(doc).__name__}; need a list")
+        raise StepInputError(f"data file {uri}: top level is {type(doc).__name__}; need a list")
     return doc
 
 
-def load_source(source: Source, lang: str) -> list[Row]:
-    """Every row of ``source`` for language ``lang``."""
-    if source.kind == "files":
-        assert source.path is not None
-        path = source.path.replace("{lang}", lang)
-        return [to_alpaca(r, where=path, index=i) for i, r in enumerate(_read_records(path))]
+def read_rows(uri: str) -> list[Row]:
+    return [to_alpaca(r, where=uri, index=i) for i, r in enumerate(read_records(uri))]
+
+
+def released_file(source: Source, pattern: str, lang: str) -> str:
+    assert source.path is not None
+    name = pattern.format(lang=lang, system=source.system)
+    return f"{source.path.rstrip('/')}/{name}"
+
+
+def _load_hub(source: Source, lang: str) -> list[Row]:
     from datasets import load_dataset  # the hub path: cluster runs only
 
     iso3 = LANGUAGES[lang].iso3
     data = load_dataset(source.dataset, split=source.split).filter(
-        lambda r: r["language_code"] == iso3)
-    return [to_alpaca(dict(r), where=source.dataset, index=i) for i, r in enumerate(data)]
+        lambda codes: [c == iso3 for c in codes], input_columns="language_code", batched=True)
+    # Ids as the authors' released files have them: aya_{iso3}_{i}.
+    return [to_alpaca({**dict(r), "id": f"aya_{iso3}_{i}"}, where=source.dataset, index=i)
+            for i, r in enumerate(data)]
+
+
+def load_source(source: Source, lang: str) -> list[Row]:
+    """Every untranslated row of ``source`` for language ``lang`` (``en``: the English pool)."""
+    if source.kind == "aya":
+        return _load_hub(source, lang)
+    if source.kind == "released":
+        return read_rows(released_file(source, RELEASED_NATIVE, lang))
+    assert source.path is not None
+    return read_rows(source.path.replace("{lang}", lang))
 
 
 def sample(rows: list[Row], size: int | None, *, seed: str) -> list[Row]:
@@ -95,32 +158,124 @@ def sample(rows: list[Row], size: int | None, *, seed: str) -> list[Row]:
     return random.Random(seed).sample(rows, size)
 
 
+def _too_few(what: str, want: int, have: int, fix: str) -> StepInputError:
+    return StepInputError(f"{what}: need {want} rows but it has only {have}; {fix}")
+
+
+def _index(row_id: str) -> str:
+    return row_id.rsplit("_", 1)[-1]
+
+
+def paired(rows: list[Row], match: list[Row], where: str) -> list[Row]:
+    """The rows of ``rows`` whose id ends in the same ``_{i}`` as each row of ``match``, in
+    ``match``'s order. Raises: StepInputError naming the first id with no partner."""
+    by_index = {_index(r["id"]): r for r in rows}
+    out = []
+    for m in match:
+        if (r := by_index.get(_index(m["id"]))) is None:
+            raise StepInputError(f"{where} has no row for native item {m['id']}; is it the "
+                                 "round trip of the same native set?")
+        out.append(r)
+    return out
+
+
 class PrepareStep:
     def __init__(self, ctx: StepContext) -> None:
         self.ctx = ctx
         self.p = Params.model_validate(ctx.params)
+        p = self.p
+        needs_language = p.role in ("native", "english", "condition")
+        if needs_language and p.language not in LANGUAGES:
+            raise StepInputError(f"prepare {p.role}: unknown language {p.language!r}")
+        if not needs_language and not p.languages:
+            raise StepInputError(f"prepare {p.role}: needs languages")
+        if p.role != "mix" and p.source is None:
+            raise StepInputError(f"prepare {p.role}: needs a source")
 
     def setup(self) -> None:
-        p = self.p
-        self.pool = load_source(p.source, p.language if p.role == "native" else "en")
-        if p.role == "native":
-            self.size = p.size
-        else:  # as many English rows as the native sample has
-            self.size = len(self.ctx.store.get_jsonl(self.ctx.input_path("match")))
-        if self.size is not None and self.size > len(self.pool):
-            where = "data.size" if p.role == "native" else "the native sample's size"
-            raise StepInputError(f"{where} is {self.size} but the {p.role} source for "
-                                 f"{p.language} has only {len(self.pool)} rows; lower data.size")
+        self.match: list[Row] | None = None
+        if "match" in self.ctx.inputs:
+            self.match = self.ctx.store.get_jsonl(self.ctx.input_path("match"))
 
     def run(self) -> dict[str, Any]:
-        p = self.p
-        rows = sample(self.pool, self.size, seed=f"{p.seed}:{p.role}:{p.language}")
-        self.ctx.store.put_jsonl(self.ctx.out("data.jsonl"), rows)
-        stats = {"language": p.language, "role": p.role, "rows": len(rows), "pool": len(self.pool)}
+        outputs, stats = getattr(self, f"_{self.p.role}")()
+        for name, rows in outputs.items():
+            self.ctx.store.put_jsonl(self.ctx.out(name), rows)
+        stats = {"role": self.p.role, "rows": len(outputs["data.jsonl"]), **stats}
         self.ctx.store.put_json(self.ctx.out("stats.json"), stats)
-        self.ctx.log.info("%s sample for %s: %d of %d rows", p.role, p.language, len(rows),
-                          len(self.pool))
+        self.ctx.log.info("%s: %d rows %s", self.p.role, stats["rows"],
+                          {k: v for k, v in stats.items() if k not in ("role", "rows")})
         return stats
+
+    def _seed(self, role: str, lang: str) -> str:
+        return f"{self.p.seed}:{role}:{lang}"
+
+    def _native(self) -> tuple[Outputs, dict[str, Any]]:
+        p = self.p
+        assert p.source is not None and p.language is not None
+        pool = load_source(p.source, p.language)
+        if p.size is not None and p.size > len(pool):
+            raise _too_few(f"the native source for {p.language}", p.size, len(pool),
+                           "lower data.size")
+        rows = sample(pool, p.size, seed=self._seed("native", p.language))
+        return {"data.jsonl": rows}, {"language": p.language, "pool": len(pool)}
+
+    def _english(self) -> tuple[Outputs, dict[str, Any]]:
+        p = self.p
+        assert p.source is not None and p.language is not None and self.match is not None
+        pool = load_source(p.source, "en")
+        if len(self.match) > len(pool):
+            raise _too_few("the English source", len(self.match), len(pool),
+                           "use a larger English pool or lower data.size")
+        rows = sample(pool, len(self.match), seed=self._seed("english", p.language))
+        return {"data.jsonl": rows}, {"language": p.language, "pool": len(pool)}
+
+    def _condition(self) -> tuple[Outputs, dict[str, Any]]:
+        p = self.p
+        assert p.source is not None and p.language is not None and self.match is not None
+        lang, src = p.language, p.source
+        if src.kind == "released" and p.variant == "round_trip":
+            where = released_file(src, RELEASED_ROUND_TRIP, lang)
+            pivot_where = released_file(src, RELEASED_PIVOT, lang)
+            rows = paired(read_rows(where), self.match, where)
+            pivot = paired(read_rows(pivot_where), self.match, pivot_where)
+            return ({"data.jsonl": rows, "pivot.jsonl": pivot},
+                    {"language": lang, "file": where, "pivot": pivot_where})
+        if src.kind == "released":
+            where = released_file(src, RELEASED_TRANSLATED, lang)
+        else:
+            assert src.path is not None
+            where = src.path.replace("{lang}", lang)
+        pool = read_rows(where)
+        if len(self.match) > len(pool):
+            raise _too_few(where, len(self.match), len(pool), "lower data.size")
+        rows = sample(pool, len(self.match), seed=self._seed(f"condition-{p.variant}", lang))
+        return {"data.jsonl": rows}, {"language": lang, "file": where, "pool": len(pool)}
+
+    def _mixture(self) -> tuple[Outputs, dict[str, Any]]:
+        p = self.p
+        assert p.source is not None and p.languages
+        pools = {lang: load_source(p.source, lang) for lang in p.languages}
+        caps = {lang: len(pool) if p.data_size is None else min(p.data_size, len(pool))
+                for lang, pool in pools.items()}
+        n = p.size if p.size is not None else min(caps.values())
+        if short := [lang for lang, pool in pools.items() if len(pool) < n]:
+            raise _too_few(f"the native source for {short[0]}", n, len(pools[short[0]]),
+                           "lower data.mixture.size or leave it out (smallest size)")
+        parts = {lang: sample(pool, n, seed=self._seed("mixture", lang))
+                 for lang, pool in pools.items()}
+        outputs = {f"parts/{lang}.jsonl": rows for lang, rows in parts.items()}
+        outputs["data.jsonl"] = [{**r, "language": lang} for lang, rows in parts.items() for r in rows]
+        return outputs, {"languages": p.languages, "per_language": n,
+                         "pools": {lang: len(pool) for lang, pool in pools.items()}}
+
+    def _mix(self) -> tuple[Outputs, dict[str, Any]]:
+        assert self.p.languages
+        parts = {lang: self.ctx.store.get_jsonl(self.ctx.input_path(f"part_{lang}"))
+                 for lang in self.p.languages}
+        rows = [{**r, "language": lang} for lang, part in parts.items() for r in part]
+        return {"data.jsonl": rows}, {"languages": self.p.languages,
+                                      "per_language": {k: len(v) for k, v in parts.items()}}
 
     def cleanup(self) -> None:
         pass

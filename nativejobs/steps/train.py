@@ -1,232 +1,287 @@
 """train: a LoRA adapter on one instruction set (the paper's recipe by default).
 
-Loss on response tokens only; held-out perplexity after every epoch; the best epoch's adapter
-is the one kept.
+transformers' Trainer runs the loop over padding-free packed micro-batches (attention isolated
+per sequence); loss on response tokens only; held-out perplexity after every epoch and the best
+epoch's adapter kept. A checkpoint (adapter, optimizer, scheduler, RNG, data position, epoch
+records, best adapter) goes to the store every ``checkpoint_every_steps`` optimizer steps and at
+every epoch end; a rerun of the same key continues from the newest complete one.
 
-Inputs: ``data`` (Alpaca JSONL).
-Outputs: ``adapter/`` (PEFT adapter), ``metrics.json`` (losses, per-epoch perplexity, chosen
-epoch, tokens seen, truncations, wall time, versions).
+Inputs: ``data`` (Alpaca JSONL; a multilingual mixture is the same file format).
+Outputs: ``adapter/`` (PEFT adapter of the best epoch), ``metrics.json`` (loss curve, per-epoch
+held-out perplexity, chosen epoch, tokens seen, truncations, wall time, tokens/s, how the base
+was loaded, batching, library versions). While running: ``checkpoints/step-N/`` (deleted at the
+end).
 """
 
 from __future__ import annotations
 
 import math
-import random
+import platform
+import shutil
 import time
+from importlib import metadata
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from nativejobs.errors import StepInputError
 from nativejobs.steps._context import StepContext
+from nativejobs.training.checkpoints import CheckpointStore
+from nativejobs.training.data import EncodedSet, encode_rows, split_heldout
+from nativejobs.training.progress import Progress
 
 KIND = "train"
-VERSION = 1
-
-ALPACA = ("Below is an instruction that describes a task. Write a response that appropriately "
-          "completes the request.\n\n### Instruction:\n{instruction}\n\n### Response:\n")
-ALPACA_INPUT = ("Below is an instruction that describes a task, paired with an input that provides "
-                "further context. Write a response that appropriately completes the request.\n\n"
-                "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n")
+# 2: Trainer loop, packed batches, warm-up/decay, checkpoints; metrics.json layout changed.
+VERSION = 2
 
 
-class Lora(BaseModel):
+class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Lora(_Params):
     r: int
     alpha: int
     dropout: float
     target_modules: list[str]
 
 
-class Training(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Training(_Params):
+    """Mirrors ``spec.TrainingSpec`` (see there for what each knob trades)."""
+
     epochs: int
+    patience: int | None
     effective_batch_size: int
-    micro_batch_size: int
+    micro_batch_size: int | None
     max_length: int
     template: Literal["alpaca", "chat"]
     heldout_fraction: float
     lora: Lora
+    base_precision: Literal["int8", "bfloat16", "float32"]
+    lr_scheduler: Literal["linear", "constant", "cosine"]
+    warmup_steps: int
+    weight_decay: float
+    max_grad_norm: float
+    packing: bool
+    pack_tokens: int
+    attention: Literal["auto", "sdpa", "eager", "flex_attention", "flash_attention_2"]
+    gradient_checkpointing: bool
+    checkpoint_every_steps: int
     seed: int
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Model(_Params):
     id: str
     revision: str | None = None
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Params(_Params):
     model: Model
     training: Training
     lr: float
-    mode: Literal["mono"]
+    mode: Literal["mono", "multi"]
     language: str
 
 
-def alpaca_prompt(row: dict[str, str]) -> str:
-    template = ALPACA_INPUT if row.get("input", "").strip() else ALPACA
-    return template.format(instruction=row["instruction"], input=row.get("input", ""))
-
-
-def split_heldout(rows: list[dict[str, str]], fraction: float,
-                  seed: int) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """(train, heldout): a seeded split; at least one held-out row when fraction > 0."""
-    if fraction <= 0 or len(rows) < 2:
-        return rows, []
-    order = random.Random(seed).sample(range(len(rows)), len(rows))
-    n_held = max(1, round(len(rows) * fraction))
-    held = set(order[:n_held])
-    return ([r for i, r in enumerate(rows) if i not in held],
-            [r for i, r in enumerate(rows) if i in held])
+def _problems(p: Params) -> list[str]:
+    t = p.training
+    problems = []
+    if t.micro_batch_size and t.effective_batch_size % t.micro_batch_size:
+        problems.append(f"training.micro_batch_size {t.micro_batch_size} must divide "
+                        f"effective_batch_size {t.effective_batch_size}")
+    if p.lr <= 0 or not math.isfinite(p.lr):
+        problems.append(f"lr: got {p.lr}; must be a positive number")
+    return problems
 
 
 class TrainStep:
     def __init__(self, ctx: StepContext) -> None:
         self.ctx = ctx
         self.p = Params.model_validate(ctx.params)
-        t = self.p.training
-        if t.effective_batch_size % t.micro_batch_size:
-            raise StepInputError(f"training.effective_batch_size {t.effective_batch_size} is not a "
-                                 f"multiple of micro_batch_size {t.micro_batch_size}")
-        self.accumulation = t.effective_batch_size // t.micro_batch_size
-        self.truncated = 0
+        if problems := _problems(self.p):
+            raise StepInputError("; ".join(problems))
+        self.checkpoints = CheckpointStore(ctx.store, ctx.out("checkpoints"))
+        self.trainer_dir = ctx.workdir / "trainer"
+        self.best_dir = ctx.workdir / "best"
+        self.resume_from: int | None = None
+        self.progress = Progress()  # replaced by the checkpoint's on resume
+        self.started = time.monotonic()
 
+    # -- setup ----------------------------------------------------------------------------
     def setup(self) -> None:
-        import torch
-
-        torch.manual_seed(self.p.training.seed)
+        self._setup_resume()
+        self._setup_tokenizer()
+        self._setup_data()
         self._setup_model()
-        rows = self.ctx.store.get_jsonl(self.ctx.input_path("data"))
-        if not rows:
-            raise StepInputError(f"training data {self.ctx.input_path('data')} is empty")
-        train, held = split_heldout(rows, self.p.training.heldout_fraction, self.p.training.seed)
-        self.train_set = [self._encode(r) for r in train]
-        self.heldout_set = [self._encode(r) for r in held]
+        self._setup_batching()
+        self._setup_trainer()
 
-    def _setup_model(self) -> None:
-        import torch
-        from peft import LoraConfig, get_peft_model
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+    def _setup_resume(self) -> None:
+        """Find the newest complete checkpoint, drop torn ones, bring it and its state here."""
+        from nativejobs.training.recipe import BEST, PROGRESS
+
+        self.resume_from = self.checkpoints.latest()
+        self.checkpoints.prune(keep=self.resume_from)
+        if self.resume_from is None:
+            return
+        local = self.checkpoints.download(self.resume_from,
+                                          self.trainer_dir / f"checkpoint-{self.resume_from}")
+        self.progress = Progress.from_json((local / PROGRESS).read_text())
+        self.progress.resumed_from.append(self.resume_from)
+        if (local / BEST).is_dir():
+            shutil.copytree(local / BEST, self.best_dir)
+        self.ctx.log.info("resuming from the checkpoint at optimizer step %d", self.resume_from)
+
+    def _setup_tokenizer(self) -> None:
+        from transformers import AutoTokenizer
 
         from nativejobs.engines.models import resolve_model
 
-        path = resolve_model(self.p.model.id)
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.tokenizer = AutoTokenizer.from_pretrained(path, revision=self.p.model.revision)
-        base = AutoModelForCausalLM.from_pretrained(
-            path, revision=self.p.model.revision,
-            dtype=torch.bfloat16 if self.device == "cuda" else torch.float32)
-        lora = self.p.training.lora
-        cfg = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                         target_modules=lora.target_modules, task_type="CAUSAL_LM")
-        self.model = get_peft_model(base, cfg).to(self.device)
-        self.optimizer = torch.optim.AdamW(
-            [p for p in self.model.parameters() if p.requires_grad], lr=self.p.lr)
+        self.model_path = resolve_model(self.p.model.id)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path, revision=self.p.model.revision)
+        if self.p.training.template == "chat" and not self.tokenizer.chat_template:
+            raise StepInputError(f"training.template is 'chat' but model {self.p.model.id} has no chat "
+                                 "template; use template: alpaca")
+        self.pad_id = next(i for i in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id, 0)
+                           if i is not None)
 
-    def _encode(self, row: dict[str, str]) -> tuple[list[int], list[int]]:
-        """(input ids, labels) with the prompt masked out of the loss (-100)."""
-        tok = self.tokenizer
-        if self.p.training.template == "chat":
-            prompt = tok.apply_chat_template([{"role": "user", "content": alpaca_prompt(row)}],
-                                             tokenize=False, add_generation_prompt=True)
+    def _setup_data(self) -> None:
+        path = self.ctx.input_path("data")
+        rows = self.ctx.store.get_jsonl(path)
+        bad = [i for i, r in enumerate(rows)
+               if not isinstance(r.get("instruction"), str) or not isinstance(r.get("output"), str)]
+        if not rows or bad:
+            raise StepInputError(f"training data {path}: " + (
+                f"rows {bad[:5]} lack string 'instruction'/'output'" if bad else "no rows"))
+        t = self.p.training
+        train, held = split_heldout(rows, t.heldout_fraction, t.seed)
+        self.rows = (len(train), len(held))
+        self.train_set = encode_rows(self.tokenizer, train, template=t.template, max_length=t.max_length)
+        self.heldout_set = encode_rows(self.tokenizer, held, template=t.template, max_length=t.max_length)
+        if not self.train_set.examples:
+            raise StepInputError(f"training data {path}: no row has a response within max_length "
+                                 f"{t.max_length}; raise training.max_length")
+
+    def _setup_model(self) -> None:
+        import torch
+
+        from nativejobs.training.model import add_lora, load_base
+
+        t = self.p.training
+        base, self.base_load = load_base(self.model_path, revision=self.p.model.revision,
+                                         precision=t.base_precision, attention=t.attention,
+                                         gradient_checkpointing=t.gradient_checkpointing)
+        torch.manual_seed(t.seed)  # LoRA's initial A; a resume loads the checkpoint's instead
+        self.model = add_lora(base, r=t.lora.r, alpha=t.lora.alpha, dropout=t.lora.dropout,
+                              target_modules=t.lora.target_modules,
+                              gradient_checkpointing=t.gradient_checkpointing)
+
+    def _setup_batching(self) -> None:
+        from nativejobs.training.packing import PackedCollator, PaddedCollator
+        from nativejobs.training.recipe import choose_micro_batch
+
+        t = self.p.training
+        varlen = self.base_load.attention.startswith("flash_attention")
+        self.row_tokens = None if varlen else max(t.pack_tokens, t.max_length)
+        self.collate = (PackedCollator(self.row_tokens, self.pad_id) if t.packing
+                        else PaddedCollator(self.pad_id))
+        if t.micro_batch_size:
+            self.micro_batch, self.micro_batch_how = t.micro_batch_size, "spec"
         else:
-            prompt = alpaca_prompt(row)
-        p_ids = tok(prompt, add_special_tokens=False).input_ids
-        r_ids = [*tok(row["output"], add_special_tokens=False).input_ids, tok.eos_token_id]
-        ids, labels = p_ids + r_ids, [-100] * len(p_ids) + r_ids
-        if len(ids) > self.p.training.max_length:
-            self.truncated += 1
-            ids, labels = ids[: self.p.training.max_length], labels[: self.p.training.max_length]
-        return ids, labels
+            self.micro_batch, self.micro_batch_how = choose_micro_batch(
+                self.model, self.train_set.examples, self.collate, effective=t.effective_batch_size,
+                device=self.base_load.device)
+        self.accumulation = t.effective_batch_size // self.micro_batch
+        self.ctx.log.info("micro-batch %d × accumulation %d (%s); base %s, attention %s",
+                          self.micro_batch, self.accumulation, self.micro_batch_how,
+                          self.base_load.precision, self.base_load.attention)
 
-    def _loss_sum(self, batch: list[tuple[list[int], list[int]]]) -> tuple[Any, int]:
-        """Summed token NLL over the batch and the number of scored tokens."""
-        import torch
+    def _setup_trainer(self) -> None:
+        from nativejobs.training.recipe import RecipeCallback, RecipeTrainer, training_arguments
 
-        width = max(len(ids) for ids, _ in batch)
-        pad = self.tokenizer.pad_token_id or 0
-        ids = torch.tensor([i + [pad] * (width - len(i)) for i, _ in batch], device=self.device)
-        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch], device=self.device)
-        mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i, _ in batch], device=self.device)
-        logits = self.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-        target = labels[:, 1:]
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)),
-                                                 target.reshape(-1), ignore_index=-100, reduction="sum")
-        return loss, int((target != -100).sum())
+        t = self.p.training
+        args = training_arguments(
+            output_dir=self.trainer_dir, micro_batch=self.micro_batch, accumulation=self.accumulation,
+            epochs=t.epochs, lr=self.p.lr, scheduler=t.lr_scheduler, warmup_steps=t.warmup_steps,
+            weight_decay=t.weight_decay, max_grad_norm=t.max_grad_norm, seed=t.seed,
+            bf16=self.base_load.device == "cuda" and self.base_load.precision != "float32",
+            cuda=self.base_load.device == "cuda")
+        self.callback = RecipeCallback(self.progress, best_dir=self.best_dir,
+                                       checkpoints=self.checkpoints,
+                                       every_steps=t.checkpoint_every_steps, patience=t.patience,
+                                       log=self.ctx.log)
+        self.trainer = RecipeTrainer(model=self.model, args=args, data_collator=self.collate,
+                                     train_dataset=self.train_set.examples,
+                                     eval_dataset=self.heldout_set.examples,
+                                     eval_collate=self.collate, callbacks=[self.callback])
 
-    def _epoch(self, epoch: int) -> tuple[list[float], int]:
-        mb, rng = self.p.training.micro_batch_size, random.Random(self.p.training.seed + epoch)
-        order = rng.sample(self.train_set, len(self.train_set))
-        micro = [order[i : i + mb] for i in range(0, len(order), mb)]
-        groups = [micro[i : i + self.accumulation] for i in range(0, len(micro), self.accumulation)]
-        losses, tokens = [], 0
-        self.model.train()
-        for group in self.ctx.progress(groups, total=len(groups), what=f"epoch {epoch + 1} steps"):
-            n_tok = sum(sum(t != -100 for t in lab[1:]) for b in group for _, lab in b)
-            total = 0.0
-            for batch in group:
-                loss, _ = self._loss_sum(batch)
-                (loss / max(n_tok, 1)).backward()
-                total += float(loss)
-            self.optimizer.step()
-            self.optimizer.zero_grad(set_to_none=True)
-            losses.append(total / max(n_tok, 1))
-            tokens += sum(len(ids) for b in group for ids, _ in b)
-        return losses, tokens
-
-    def _perplexity(self) -> float | None:
-        import torch
-
-        if not self.heldout_set:
-            return None
-        self.model.eval()
-        nll, count = 0.0, 0
-        with torch.inference_mode():
-            for i in range(0, len(self.heldout_set), self.p.training.micro_batch_size):
-                loss, n = self._loss_sum(self.heldout_set[i : i + self.p.training.micro_batch_size])
-                nll, count = nll + float(loss), count + n
-        return math.exp(nll / max(count, 1))
-
+    # -- run ------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        start, best_dir = time.time(), self.ctx.workdir / "best"
-        epochs: list[dict[str, Any]] = []
-        best: float | None = None
-        tokens = 0
-        for epoch in range(self.p.training.epochs):
-            losses, seen = self._epoch(epoch)
-            tokens += seen
-            ppl = self._perplexity()
-            epochs.append({"epoch": epoch + 1, "losses": losses, "heldout_perplexity": ppl})
-            self.ctx.log.info("epoch %d: loss %.4f, held-out perplexity %s", epoch + 1,
-                              losses[-1] if losses else float("nan"), ppl)
-            if best is None or ppl is None or ppl < best:
-                best = ppl
-                self.model.save_pretrained(best_dir)
-                chosen = epoch + 1
-        self.ctx.store.upload_dir(best_dir, self.ctx.out("adapter"))
-        metrics = self._metrics(epochs, chosen, tokens, time.time() - start)
+        if not self.progress.stopped_early:  # an early-stopped run is finished, not paused
+            resume = self.trainer_dir / f"checkpoint-{self.resume_from}" if self.resume_from else None
+            self.trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        if not self.best_dir.is_dir():
+            raise RuntimeError(f"training ended without a best adapter in {self.best_dir}")
+        self.ctx.store.upload_dir(self.best_dir, self.ctx.out("adapter"))
+        metrics = self._metrics()
         self.ctx.store.put_json(self.ctx.out("metrics.json"), metrics)
-        return {k: metrics[k] for k in ("chosen_epoch", "tokens_seen", "truncated", "wall_s")}
+        self.checkpoints.prune(keep=None)  # outputs are written; the marker follows
+        return {k: metrics[k] for k in ("chosen_epoch", "best_heldout_perplexity", "tokens_seen",
+                                        "truncated", "train_s", "resumed_from")}
 
-    def _metrics(self, epochs: list[dict[str, Any]], chosen: int, tokens: int,
-                 wall: float) -> dict[str, Any]:
-        import peft
-        import torch
-        import transformers
+    def _metrics(self) -> dict[str, Any]:
+        from nativejobs.training.model import peak_memory_gib
 
-        return {"recipe": self.p.model_dump(mode="json"), "epochs": epochs, "chosen_epoch": chosen,
-                "train_rows": len(self.train_set), "heldout_rows": len(self.heldout_set),
-                "gradient_accumulation": self.accumulation, "tokens_seen": tokens,
-                "truncated": self.truncated, "wall_s": round(wall, 3),
-                "tokens_per_s": round(tokens / max(wall, 1e-9), 2), "device": self.device,
-                "precision": "bf16" if self.device == "cuda" else "fp32",
-                "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                             "peft": peft.__version__}}
+        prog, t = self.progress, self.p.training
+        train_s = max(self.callback.elapsed_s(), prog.train_s)
+        peak_gib, peak_kind = peak_memory_gib(self.base_load.device)
+        epochs_run = len(prog.epochs)
+        tokens = epochs_run * self.train_set.tokens
+        return {
+            "recipe": self.p.model_dump(mode="json"),
+            "base": self.base_load.as_record(),
+            "batching": self._batching_record(),
+            "data": {"train_rows": self.rows[0], "heldout_rows": self.rows[1],
+                     **_set_record("train", self.train_set), **_set_record("heldout", self.heldout_set),
+                     "max_length": t.max_length},
+            "epochs": [vars(e) for e in prog.epochs], "loss_curve": [vars(s) for s in prog.losses],
+            "chosen_epoch": prog.best_epoch, "best_heldout_perplexity": prog.best_perplexity,
+            "stopped_early": prog.stopped_early, "epochs_run": epochs_run,
+            "optimizer_steps": self.trainer.state.global_step,
+            "tokens_seen": tokens, "scored_tokens_seen": epochs_run * self.train_set.scored_tokens,
+            "truncated": self.train_set.truncated + self.heldout_set.truncated,
+            "dropped": self.train_set.dropped + self.heldout_set.dropped,
+            "train_s": round(train_s, 3), "wall_s": round(time.monotonic() - self.started, 3),
+            "tokens_per_s": round(tokens / max(train_s, 1e-9), 2),
+            "resumed_from": prog.resumed_from, "peak_memory_gib": peak_gib, "peak_memory_kind": peak_kind,
+            "versions": _versions(),
+        }
+
+    def _batching_record(self) -> dict[str, Any]:
+        return {"packing": self.p.training.packing, "row_tokens": self.row_tokens,
+                "effective_batch_size": self.p.training.effective_batch_size,
+                "micro_batch_size": self.micro_batch, "micro_batch_chosen_by": self.micro_batch_how,
+                "gradient_accumulation": self.accumulation}
 
     def cleanup(self) -> None:
+        self.trainer = None  # type: ignore[assignment]
         self.model = None
+
+
+def _set_record(name: str, s: EncodedSet) -> dict[str, int]:
+    return {f"{name}_examples": len(s.examples), f"{name}_tokens": s.tokens,
+            f"{name}_scored_tokens": s.scored_tokens, f"{name}_truncated": s.truncated,
+            f"{name}_dropped": s.dropped}
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "flash-attn"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
 
 
 STEP = TrainStep

@@ -245,8 +245,13 @@ def _old_identity(step: Step, field: str) -> Identity:
 @pytest.mark.parametrize(("field", "value", "moves"), AXES)
 def test_one_axis_moves_only_downstream_keys(field: str, value: Any,
                                              moves: Callable[[Step], bool]) -> None:
-    before = build_plan(parse_spec(grid_doc()))
-    after = build_plan(parse_spec(set_path(grid_doc(), field, value)))
+    assert_axis_moves(grid_doc, field, value, moves)
+
+
+def assert_axis_moves(doc_of: Callable[[], dict[str, Any]], field: str, value: Any,
+                      moves: Callable[[Step], bool]) -> None:
+    before = build_plan(parse_spec(doc_of()))
+    after = build_plan(parse_spec(set_path(doc_of(), field, value)))
     old = by_identity(before)
     new = {_old_identity(s, field): s for s in after.steps}
     assert new.keys() == old.keys(), "the grid's shape must not change"
@@ -309,3 +314,165 @@ def test_editing_the_english_pool_leaves_native_work_alone() -> None:
         "prepare", "translate", "train", "evaluate", "summarize"}
     assert all(s.labels.get("condition") != "native" for s in before.steps
                if s.key in moved and s.kind in ("train", "evaluate"))
+
+
+# -- the multilingual mixture (mode: multi) ------------------------------------------------------
+MIX = ["es", "de", "fi"]
+
+
+def mixture_doc() -> dict[str, Any]:
+    """es, ru targets × native/translated/rtt; a mono arm and a multi arm on a 3-language mixture."""
+    doc = make_spec(
+        languages=["es", "ru"],
+        conditions=[condition("native"), condition("translated", "translated"),
+                    condition("rtt", "round_trip")],
+        arms=[arm("a1", 1e-4), {"name": "mx", "lr": 1e-4, "mode": "multi"}],
+    )
+    doc["data"]["mixture"] = {"languages": MIX, "size": 4}
+    return doc
+
+
+def test_multi_arm_trains_once_per_condition_and_evaluates_every_language() -> None:
+    plan = build_plan(parse_spec(mixture_doc()))
+    multi = steps_where(plan, "train", arm="mx")
+
+    assert sorted(s.labels["condition"] for s in multi) == ["native", "rtt", "translated"]
+    assert all(s.params["mode"] == "multi" and s.labels["language"] == "multi" for s in multi)
+    for train in multi:
+        evals = [s for s in plan.steps if s.kind == "evaluate" and s.inputs[0].key == train.key]
+        assert sorted(e.labels["language"] for e in evals) == ["es", "ru"]
+    (native_mix,) = steps_where(plan, "prepare", what="native mixture")
+    assert native_mix.params["languages"] == MIX and native_mix.params["size"] == 4
+    (native_train,) = steps_where(plan, "train", arm="mx", condition="native")
+    assert [i.path for i in native_train.inputs] == [f"steps/prepare/{native_mix.key}/data.jsonl"]
+
+
+def test_translated_mixture_draws_english_per_language_then_mixes() -> None:
+    plan = build_plan(parse_spec(mixture_doc()))
+    (native_mix,) = steps_where(plan, "prepare", what="native mixture")
+    (mix,) = steps_where(plan, "prepare", condition="translated", what="mixture")
+
+    assert [i.name for i in mix.inputs] == [f"part_{lang}" for lang in MIX]
+    for lang, part in zip(MIX, mix.inputs, strict=True):
+        (english,) = steps_where(plan, "prepare", language=lang, what="English sample",
+                                 scope="mixture")
+        (tr,) = steps_where(plan, "translate", language=lang, condition="translated", scope="mixture")
+        assert english.inputs[0].path == f"steps/prepare/{native_mix.key}/parts/{lang}.jsonl"
+        assert tr.inputs[0].key == english.key and part.key == tr.key
+        assert (tr.params["source_language"], tr.params["target_language"]) == ("en", lang)
+    # The round-trip mixture goes lang → en → lang on each native part.
+    (rtt_mix,) = steps_where(plan, "prepare", condition="rtt", what="mixture")
+    back = plan.by_key()[rtt_mix.inputs[0].key]
+    pivot = plan.by_key()[back.inputs[0].key]
+    assert (pivot.params["source_language"], back.params["target_language"]) == ("es", "es")
+    assert pivot.inputs[0].path == f"steps/prepare/{native_mix.key}/parts/es.jsonl"
+
+
+def test_mixture_counts() -> None:
+    plan = build_plan(parse_spec(mixture_doc()))
+    # mono: 2 native + 2 English samples; multi: 1 native mixture + 3 English parts + 2 mixes
+    # translate: mono 2 × (1 + 2); multi 3 × (1 + 2)
+    assert dict(plan.counts()) == {"prepare": 10, "translate": 15, "train": 9, "evaluate": 12,
+                                   "summarize": 1}
+
+
+def test_arm_conditions_limit_which_conditions_an_arm_trains() -> None:
+    plan = make_plan(conditions=[condition("native"), condition("translated", "translated")],
+                     arms=[arm("a1", 1e-4), {"name": "a2", "lr": 1e-6, "conditions": ["native"]}])
+
+    assert sorted((s.labels["arm"], s.labels["condition"]) for s in plan.steps if s.kind == "train") == [
+        ("a1", "native"), ("a1", "translated"), ("a2", "native")]
+
+
+def test_a_condition_read_from_finished_translations_has_no_translate_step() -> None:
+    released = {"kind": "released", "path": "/data/aya", "system": "google"}
+    plan = make_plan(conditions=[condition("native"),
+                                 {"name": "google", "kind": "translated", "source": released},
+                                 {"name": "google-rtt", "kind": "round_trip", "source": released}])
+    (native,) = steps_where(plan, "prepare", what="native sample")
+
+    assert plan.counts()["translate"] == 0
+    for cond, variant in (("google", "translated"), ("google-rtt", "round_trip")):
+        (step,) = steps_where(plan, "prepare", condition=cond)
+        assert step.params["source"] == released and step.params["variant"] == variant
+        assert [i.key for i in step.inputs] == [native.key]  # sized (or paired) to the native set
+        (train,) = steps_where(plan, "train", condition=cond)
+        assert train.inputs[0].path == f"steps/prepare/{step.key}/data.jsonl"
+
+
+MULTI_ON = ("train", "evaluate")
+MIXTURE_AXES = [
+    pytest.param("data.mixture.size", 9,
+                 either(labelled(("prepare", "translate"), scope="mixture"),
+                        labelled(("prepare",), what="native mixture"),
+                        labelled(("prepare",), what="mixture"), labelled(MULTI_ON, arm="mx"), SUMMARY),
+                 id="mixture-size"),
+    pytest.param("arms[1].lr", 3e-5, either(labelled(MULTI_ON, arm="mx"), SUMMARY), id="multi-lr"),
+    pytest.param("arms[0].lr", 3e-5, either(labelled(MULTI_ON, arm="a1"), SUMMARY), id="mono-lr"),
+    pytest.param("engines.eng.max_new_tokens", 128,
+                 either(is_kind("translate"), labelled(("prepare",), what="mixture", condition="translated"),
+                        labelled(("prepare",), what="mixture", condition="rtt"),
+                        labelled(MULTI_ON, condition="translated"), labelled(MULTI_ON, condition="rtt"),
+                        SUMMARY),
+                 id="engine-moves-mono-and-mixture-translations"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "moves"), MIXTURE_AXES)
+def test_one_axis_moves_only_downstream_keys_with_a_mixture(field: str, value: Any,
+                                                            moves: Callable[[Step], bool]) -> None:
+    assert_axis_moves(mixture_doc, field, value, moves)
+
+
+def test_dropping_a_target_language_keeps_the_mixture_and_its_training() -> None:
+    before = build_plan(parse_spec(mixture_doc()))
+    after = build_plan(parse_spec(set_path(mixture_doc(), "languages", ["es"])))
+    keys = {s.key for s in after.steps}
+
+    kept = [s for s in before.steps if s.labels.get("scope") == "mixture"
+            or s.labels.get("what") in ("native mixture", "mixture")
+            or (s.kind == "train" and s.labels["arm"] == "mx")]
+    assert kept and all(s.key in keys for s in kept)
+
+
+# -- the paper's grid ----------------------------------------------------------------------------
+def test_paper_spec_is_valid_and_plans_the_papers_grid(repo_root: Path) -> None:
+    from nativejobs.plan import estimate_gpu_hours
+
+    spec = load_spec(repo_root / "examples" / "paper.yaml")
+    plan = build_plan(spec)
+
+    assert len(spec.models) == 8 and spec.languages == ("es", "ru", "zh")
+    assert len(spec.data.mixture.languages) == 8
+    # mono: 3 languages × (5 conditions at 1e-4 + 3 at 1e-6) × 8 models = 192;
+    # multi: 3 conditions × 2 lrs × 8 models = 48, each evaluated in 3 languages.
+    assert dict(plan.counts()) == {"prepare": 34, "train": 240, "evaluate": 336, "summarize": 1}
+    assert estimate_gpu_hours(plan, spec) == {"prepare": 0.0, "train": 240 * 4.0,
+                                              "evaluate": 336 * 1.5, "summarize": 0.0}
+    seen: set[str] = set()
+    for step in plan.steps:
+        assert all(i.key in seen for i in step.inputs)
+        seen.add(step.key)
+
+
+def test_gpu_hours_skip_remote_engines() -> None:
+    from nativejobs.plan import estimate_gpu_hours
+
+    spec = make_spec(
+        languages=["es", "ru"],
+        engines={"g": {"kind": "google", "api_key_env": "GOOGLE_API_KEY"},
+                 "l": {"kind": "llm", "model": "org/t"}},
+        conditions=[condition("native"), condition("google", "translated", "g"),
+                    condition("llm", "translated", "l")],
+        resources={"translate": {"gpus": 1, "gpu_hours_per_step": 0.5},
+                   "train": {"gpus": 1, "gpu_hours_per_step": 2}})
+    parsed = parse_spec(spec)
+    plan = build_plan(parsed)
+
+    assert plan.counts()["translate"] == 4
+    hours = estimate_gpu_hours(plan, parsed)
+    assert hours["translate"] == 2 * 0.5  # the two llm translations; Google's run on CPU
+    assert hours["train"] == 6 * 2.0 and hours["prepare"] == 0.0
+    one_train = {next(s.key for s in plan.steps if s.kind == "train")}
+    assert estimate_gpu_hours(plan, parsed, only=one_train) == {
+        "prepare": 0.0, "translate": 0.0, "train": 2.0, "evaluate": 0.0, "summarize": 0.0}
