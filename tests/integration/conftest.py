@@ -106,10 +106,11 @@ def _server_env(server: MinioServer) -> dict[str, str]:
     }
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10) -> None:
+    """Terminate a server the tests started; kill it if it does not stop in ``timeout_s``."""
     proc.terminate()
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
@@ -142,7 +143,7 @@ def _start_minio(
                 return proc, server
             time.sleep(0.1)
         if proc.poll() is None:
-            _stop(proc)
+            stop_process(proc)
             pytest.fail(
                 f"MinIO at {server.endpoint_url} was not live after {_START_TIMEOUT_S} s; "
                 f"see {log_path}",
@@ -169,7 +170,7 @@ def minio(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     try:
         yield server
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 @pytest.fixture

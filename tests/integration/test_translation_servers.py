@@ -43,6 +43,7 @@ from nativejobs.translation import EngineConfig, TranslationServiceError
 from nativejobs.translation._http import Retry
 from nativejobs.translation.google import GoogleTranslator
 from nativejobs.translation.openai import OpenAITranslator
+from tests.integration.conftest import stop_process
 
 pytestmark = pytest.mark.integration
 
@@ -292,12 +293,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.5)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout_s=15)
 
 
 def test_openai_engine_against_a_real_server(llama_server: str) -> None:
