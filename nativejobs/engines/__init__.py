@@ -16,9 +16,10 @@ class Engine(Protocol):
 
     batch_size: int
 
-    def generate(self, prompts: list[str], *, max_new_tokens: int,
-                 stop: tuple[str, ...] = ()) -> list[str]:
-        """Greedy completions of ``prompts``, each cut at the first stop sequence."""
+    def generate(self, prompts: list[str], *, max_new_tokens: int, stop: tuple[str, ...] = (),
+                 temperature: float = 0.0, seed: int = 0) -> list[str]:
+        """Completions of ``prompts`` (greedy at temperature 0, else sampled with ``seed``),
+        each cut at the first stop sequence."""
         ...
 
     def loglikelihood(self, pairs: list[tuple[str, str]]) -> list[float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -52,16 +53,20 @@ class TransformersEngine:
         return [order[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
 
     @torch.inference_mode()
-    def generate(self, prompts: list[str], *, max_new_tokens: int,
-                 stop: tuple[str, ...] = ()) -> list[str]:
+    def generate(self, prompts: list[str], *, max_new_tokens: int, stop: tuple[str, ...] = (),
+                 temperature: float = 0.0, seed: int = 0) -> list[str]:
         tok = self.tokenizer
+        sampling: dict[str, Any] = {"do_sample": temperature > 0}
+        if temperature > 0:
+            sampling["temperature"] = temperature
+            torch.manual_seed(seed)
         tok.padding_side = "left"
         lengths = [len(tok(p).input_ids) for p in prompts]
         out: list[str] = [""] * len(prompts)
         for batch in self._batches(len(prompts), lengths):
             enc = tok([prompts[i] for i in batch], return_tensors="pt", padding=True,
                       add_special_tokens=False).to(self.device)
-            gen = self.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+            gen = self.model.generate(**enc, max_new_tokens=max_new_tokens, **sampling,
                                       pad_token_id=tok.pad_token_id,
                                       stop_strings=list(stop) or None, tokenizer=tok)
             texts = tok.batch_decode(gen[:, enc.input_ids.shape[1] :], skip_special_tokens=True)

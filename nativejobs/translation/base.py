@@ -9,8 +9,11 @@ from nativejobs.errors import NativeJobsError, StepInputError
 from nativejobs.languages import LANGUAGES
 from nativejobs.translation.config import EngineConfig
 
-__all__ = ["ENGINE_KINDS", "TranslationServiceError", "Translator", "load_translator",
-           "render_prompt"]
+__all__ = ["ENGINE_KINDS", "RETRY_TEMPERATURE", "TranslationServiceError", "Translator",
+           "load_translator", "render_prompt"]
+
+# Retries of a flagged segment sample at this temperature (attempt n seeds the sampler).
+RETRY_TEMPERATURE = 0.7
 
 
 class TranslationServiceError(NativeJobsError):

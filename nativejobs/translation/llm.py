@@ -12,13 +12,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from nativejobs.translation.base import render_prompt
+from nativejobs.translation.base import RETRY_TEMPERATURE, render_prompt
 from nativejobs.translation.config import EngineConfig
 
 __all__ = ["LLMTranslator", "pick_backend"]
 
 log = logging.getLogger(__name__)
-RETRY_TEMPERATURE = 0.7
 
 
 def pick_backend(cfg: EngineConfig) -> str:
@@ -64,25 +63,9 @@ class _Transformers:
 
     def generate(self, messages: list[str], attempt: int) -> list[str]:
         prompts = [self.engine.chat_prompt(m) for m in messages]
-        if attempt == 0:
-            return list(self.engine.generate(prompts, max_new_tokens=self.cfg.max_new_tokens))
-        return self._sample(prompts, attempt)
-
-    def _sample(self, prompts: list[str], attempt: int) -> list[str]:
-        import torch
-
-        tok, model = self.engine.tokenizer, self.engine.model
-        tok.padding_side = "left"
-        torch.manual_seed(attempt)
-        out: list[str] = []
-        for i in range(0, len(prompts), self.cfg.batch_size):
-            enc = tok(prompts[i : i + self.cfg.batch_size], return_tensors="pt", padding=True,
-                      add_special_tokens=False).to(self.engine.device)
-            with torch.inference_mode():
-                gen = model.generate(**enc, max_new_tokens=self.cfg.max_new_tokens, do_sample=True,
-                                     temperature=RETRY_TEMPERATURE, pad_token_id=tok.pad_token_id)
-            out += tok.batch_decode(gen[:, enc.input_ids.shape[1] :], skip_special_tokens=True)
-        return out
+        temperature = 0.0 if attempt == 0 else RETRY_TEMPERATURE
+        return list(self.engine.generate(prompts, max_new_tokens=self.cfg.max_new_tokens,
+                                         temperature=temperature, seed=attempt))
 
 
 class _VLLM:

@@ -14,12 +14,11 @@ from typing import Any
 
 from nativejobs.errors import StepInputError
 from nativejobs.translation._http import Retry, post_json
-from nativejobs.translation.base import TranslationServiceError, render_prompt
+from nativejobs.translation.base import RETRY_TEMPERATURE, TranslationServiceError, render_prompt
 from nativejobs.translation.config import EngineConfig
 
 __all__ = ["OpenAITranslator"]
 
-RETRY_TEMPERATURE = 0.7
 
 
 class OpenAITranslator:

@@ -14,11 +14,11 @@ from typing import Any
 
 from nativejobs.errors import StepInputError
 from nativejobs.languages import LANGUAGES
+from nativejobs.translation.base import RETRY_TEMPERATURE
 from nativejobs.translation.config import EngineConfig
 
 __all__ = ["Seq2SeqTranslator", "madlad_tag", "nllb_code"]
 
-RETRY_TEMPERATURE = 0.7
 # FLORES-200 scripts of the languages nativejobs knows; the rest are Latin.
 _SCRIPTS = {"ar": "Arab", "bn": "Beng", "fa": "Arab", "hi": "Deva", "ja": "Jpan", "ko": "Hang",
             "ru": "Cyrl", "te": "Telu", "th": "Thai", "uk": "Cyrl", "zh": "Hans"}
