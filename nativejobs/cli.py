@@ -22,7 +22,7 @@ from nativejobs.errors import NativeJobsError, RunFailedError, SpecError, StoreN
 from nativejobs.orchestrate import Orchestrator, RunStatus, State
 from nativejobs.plan import Plan, Step, build_plan, estimate_gpu_hours
 from nativejobs.report import REPORT_FORMATS, ReportInputError, import_report, run_results
-from nativejobs.spec import STEP_KINDS, ExperimentSpec, load_spec
+from nativejobs.spec import STEP_KINDS, ExperimentSpec, default_store_uri, load_spec
 from nativejobs.store import Store, open_store, step_dir
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -43,9 +43,7 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 def _default_store(store: str | None, spec: ExperimentSpec | None = None) -> Store:
-    uri = store or (spec.store_uri() if spec else None) or os.environ.get("NATIVEJOBS_STORE") \
-        or str(Path(".nativejobs/store").resolve())
-    return open_store(uri)
+    return open_store(store or (spec.store_uri() if spec else default_store_uri()))
 
 
 def _load(spec_path: Path) -> tuple[ExperimentSpec, Plan]:
@@ -69,8 +67,11 @@ def validate(spec: SpecArg) -> None:
               f"benchmarks, {len(plan.steps)} steps")
 
 
-def _plan_table(plan: Plan, store: Store, spec: ExperimentSpec) -> Table:
-    done = {s.key for s in plan.steps if store.is_done(s.kind, s.key)}
+def _done_keys(plan: Plan, store: Store) -> set[str]:
+    return {s.key for s in plan.steps if store.is_done(s.kind, s.key)}
+
+
+def _plan_table(plan: Plan, store: Store, spec: ExperimentSpec, done: set[str]) -> Table:
     hours = estimate_gpu_hours(plan, spec, only={s.key for s in plan.steps} - done)
     table = Table(title=f"plan {plan.name} ({store.uri})")
     for col in ("step", "steps", "done", "to run", "GPU-h to run"):
@@ -91,14 +92,14 @@ def plan(spec: SpecArg, store: StoreOpt = None,
     """Show the DAG of steps a spec makes and which are already done."""
     s, p = _load(spec)
     st = _default_store(store, s)
-    out.print(_plan_table(p, st, s))
+    done = _done_keys(p, st)  # one store read per step, shared by both tables
+    out.print(_plan_table(p, st, s, done))
     if steps:
         table = Table()
         for col in ("kind", "key", "what", "done"):
             table.add_column(col)
         for step in p.steps:
-            done = "✓" if st.is_done(step.kind, step.key) else ""
-            table.add_row(step.kind, step.key[:12], step.title, done)
+            table.add_row(step.kind, step.key[:12], step.title, "✓" if step.key in done else "")
         out.print(table)
 
 
@@ -163,7 +164,8 @@ def submit(spec: SpecArg, store: StoreOpt = None,
     orch = Orchestrator(p, st, local, max_parallel=parallel, retries=s.execution.retries,
                         on_event=progress.event)
     _record_run(st, s, p)
-    todo = [x for x in p.steps if not st.is_done(x.kind, x.key)]
+    done = _done_keys(p, st)
+    todo = [x for x in p.steps if x.key not in done]
     if not todo:
         out.print(f"{p.name}: all {len(p.steps)} steps are already done; nothing to run")
         _emit(_run_results(st, p.name, "md"), "md")
@@ -258,7 +260,7 @@ def status(name: Annotated[str, typer.Argument(help="experiment name")], store: 
     """Show how far a run has got, step by step."""
     st = _default_store(store)
     run = _run_record(st, name)
-    attempts = st.get_json(f"runs/{name}/attempts.json") if st.exists(f"runs/{name}/attempts.json") else {}
+    attempts = _attempts(st, name)
     table = Table(title=f"{name} ({st.uri})")
     for col in ("kind", "key", "what", "state", "attempts"):
         table.add_column(col)

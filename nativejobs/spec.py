@@ -31,7 +31,7 @@ __all__ = [
     "PAPER_MIXTURE", "ArmSpec", "BenchmarkSpec", "ConditionSpec", "DataSpec", "EngineSpec",
     "ExecutionSpec", "ExperimentSpec", "LoraSpec", "MixtureSpec", "ModelSpec", "QualitySpec",
     "ResourceSpec", "SourceSpec", "TrainingSpec",
-    "load_spec", "parse_spec",
+    "default_store_uri", "load_spec", "parse_spec",
 ]
 
 STEP_KINDS = ("prepare", "translate", "train", "evaluate", "summarize")
@@ -427,10 +427,15 @@ class ExperimentSpec(_Model):
 
     def store_uri(self) -> str:
         """Where this experiment's artifacts live."""
-        return self.store or os.environ.get("NATIVEJOBS_STORE") or str(Path(".nativejobs/store").resolve())
+        return self.store or default_store_uri()
 
     def resources_for(self, kind: str) -> ResourceSpec:
         return self.resources.get(kind, ResourceSpec())  # type: ignore[call-overload]
+
+
+def default_store_uri() -> str:
+    """The store when neither the spec nor --store names one."""
+    return os.environ.get("NATIVEJOBS_STORE") or str(Path(".nativejobs/store").resolve())
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
