@@ -168,17 +168,20 @@ class Orchestrator:
                       "" if outcome is Outcome.DONE else _last_line(text))
 
     def _state(self, step: Step, running: set[str], states: dict[str, State]) -> State:
+        upstream = [states[i.key] for i in step.inputs]
+        # Inputs first: a step whose inputs are not done needs no store read on this pass
+        # (a marker is written only after the inputs were done), which keeps a pass over a big
+        # plan on S3 from costing one request per step.
+        if any(s in (State.FAILED, State.BLOCKED) for s in upstream):
+            return State.BLOCKED
+        if not all(s is State.DONE for s in upstream):
+            return State.WAITING
         if self._is_done(step):
             return State.DONE
         if step.key in running:
             return State.RUNNING
         if self._terminal_failure(step.key):
             return State.FAILED
-        upstream = [states[i.key] for i in step.inputs]
-        if any(s in (State.FAILED, State.BLOCKED) for s in upstream):
-            return State.BLOCKED
-        if not all(s is State.DONE for s in upstream):
-            return State.WAITING
         tries = self.attempts.get(step.key, [])
         if tries and time.time() < tries[-1].finished_at + self.backoff_s(len(tries)):
             return State.WAITING
