@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -152,13 +153,13 @@ def submit(spec: SpecArg, store: StoreOpt = None,
     """Run a study; finished steps are never redone, so submitting again resumes."""
     if backend != "local":
         _fail(f"--backend: got {backend!r}; only 'local' is available in this version", 2)
-    from nativejobs.backends.local import LocalBackend
+    from nativejobs.backends.local import LocalBackend, log_dir_for
     from nativejobs.engines.models import cache_dir
 
     s, p = _load(spec)
     st = _default_store(store, s)
     parallel = max_parallel or s.execution.max_parallel
-    local = LocalBackend(log_dir=cache_dir() / "logs",
+    local = LocalBackend(log_dir=log_dir_for(cache_dir(), st.uri),
                          threads_per_step=max(1, (os.cpu_count() or 1) // parallel))
     progress = _Progress(p)
     orch = Orchestrator(p, st, local, max_parallel=parallel, retries=s.execution.retries,
@@ -175,6 +176,7 @@ def submit(spec: SpecArg, store: StoreOpt = None,
     out.print(f"{p.name}: {len(p.steps) - len(todo)} of {len(p.steps)} steps already done; "
               f"running {len(todo)} with up to {parallel} at once (store {st.uri})")
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored (`&`)
     try:
         with Live(progress.table(), console=out, refresh_per_second=2, transient=True) as live:
             def on_pass(status: RunStatus) -> None:
@@ -283,16 +285,26 @@ def logs(name: Annotated[str, typer.Argument(help="experiment name")],
     if len(matches) != 1:
         _fail(f"step {step!r} matches {len(matches)} steps of {name}; give more of the key", 2)
     s = matches[0]
-    paths = st.list(f"{step_dir(s['kind'], s['key'])}/_logs")
-    if paths:
-        sys.stdout.write(st.get_text(sorted(paths, key=lambda p: int(p.rsplit("-", 1)[1][:-4]))[-1]))
-        return
+    attempts = _step_logs(st, s["kind"], s["key"])
+    if not attempts:
+        _fail(f"step {s['key'][:12]} has no logs yet", 2)
+    sys.stdout.write(attempts[max(attempts)]())
+
+
+def _step_logs(st: Store, kind: str, key: str) -> dict[int, Callable[[], str]]:
+    """Attempt number → reader of its log: the store's copy, else the local file (an attempt
+    whose controller died before storing its log)."""
+    from nativejobs.backends.local import log_dir_for
     from nativejobs.engines.models import cache_dir
 
-    live = sorted((cache_dir() / "logs").glob(f"{s['kind']}-{s['key']}-attempt-*.log"))
-    if not live:
-        _fail(f"step {s['key'][:12]} has no logs yet", 2)
-    sys.stdout.write(live[-1].read_text(encoding="utf-8", errors="replace"))
+    def number(name: str) -> int:
+        return int(name.rsplit("-", 1)[1].removesuffix(".log"))
+
+    local = log_dir_for(cache_dir(), st.uri).glob(f"{kind}-{key}-attempt-*.log")
+    found: dict[int, Callable[[], str]] = {number(p.name): p.read_text for p in local}
+    for path in st.list(f"{step_dir(kind, key)}/_logs"):
+        found[number(path)] = lambda path=path: st.get_text(path)
+    return found
 
 
 def main() -> None:

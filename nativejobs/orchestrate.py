@@ -42,6 +42,10 @@ class Outcome(StrEnum):
     RETRY = "retry"  # costs one attempt of the budget
     RETRY_FREE = "retry_free"  # preemption: costs nothing
     BAD_INPUT = "bad_input"  # exit 3: never retried
+    LOST = "lost"  # launched, then gone unseen (the controller or the Job died): costs nothing
+
+
+LAUNCHED = "launched"  # an attempt's outcome until it is observed to end
 
 
 def classify(obs: Observation, *, has_marker: bool) -> Outcome:
@@ -77,11 +81,18 @@ class State(StrEnum):
 
 @dataclass
 class Attempt:
+    """One launch of a step, recorded before the launch so a controller that dies mid-run
+    never reuses an attempt number (nor the log file named after it)."""
+
     number: int
     outcome: str
     exit_code: int | None
     reason: str
-    finished_at: float
+    finished_at: float | None
+
+    @property
+    def open(self) -> bool:
+        return self.outcome == LAUNCHED
 
 
 @dataclass
@@ -158,14 +169,32 @@ class Orchestrator:
     def _record(self, obs: Observation) -> None:
         step = self.steps[obs.key]
         outcome = classify(obs, has_marker=self._is_done(step))
-        tries = self.attempts.setdefault(obs.key, [])
-        attempt = Attempt(len(tries) + 1, outcome.value, obs.exit_code, obs.reason, time.time())
-        tries.append(attempt)
-        self._save_attempts()
+        attempt = self._close(obs.key, outcome, obs.exit_code, obs.reason)
         text = self.backend.release(obs.key)
         self.store.put_text(f"{step_dir(step.kind, step.key)}/_logs/attempt-{attempt.number}.log", text)
         self.on_event("succeeded" if outcome is Outcome.DONE else "failed", step,
                       "" if outcome is Outcome.DONE else _last_line(text))
+
+    def _close(self, key: str, outcome: Outcome, exit_code: int | None, reason: str) -> Attempt:
+        """End the step's open attempt (or add one, for a step launched before attempts were
+        recorded at launch) and save the attempts."""
+        tries = self.attempts.setdefault(key, [])
+        if not (tries and tries[-1].open):
+            tries.append(Attempt(len(tries) + 1, LAUNCHED, None, "", None))
+        attempt = tries[-1]
+        attempt.outcome, attempt.exit_code, attempt.reason = outcome.value, exit_code, reason
+        attempt.finished_at = time.time()
+        self._save_attempts()
+        return attempt
+
+    def _close_lost(self, observed: dict[str, Observation]) -> None:
+        """Open attempts the backend no longer knows of ended unseen: done if their marker
+        says so, otherwise lost (no retry spent) and launched again."""
+        for key, tries in self.attempts.items():
+            if tries and tries[-1].open and key not in observed and key in self.steps:
+                done = self._is_done(self.steps[key])
+                self._close(key, Outcome.DONE if done else Outcome.LOST, None,
+                            "" if done else "the step ended unobserved (controller or Job gone)")
 
     def _state(self, step: Step, running: set[str], states: dict[str, State]) -> State:
         upstream = [states[i.key] for i in step.inputs]
@@ -183,7 +212,9 @@ class Orchestrator:
         if self._terminal_failure(step.key):
             return State.FAILED
         tries = self.attempts.get(step.key, [])
-        if tries and time.time() < tries[-1].finished_at + self.backoff_s(len(tries)):
+        last = tries[-1] if tries else None
+        if (last and last.finished_at and last.outcome != Outcome.LOST
+                and time.time() < last.finished_at + self.backoff_s(len(tries))):
             return State.WAITING
         return State.READY
 
@@ -193,6 +224,7 @@ class Orchestrator:
         for obs in observed.values():
             if obs.phase != "running" and obs.key in self.steps:
                 self._record(obs)
+        self._close_lost(observed)
         running = {k for k, o in observed.items() if o.phase == "running"}
         states: dict[str, State] = {}
         for step in self.plan.steps:  # dependency order: inputs are decided first
@@ -211,9 +243,11 @@ class Orchestrator:
         definition = f"{step_dir(step.kind, step.key)}/_step.json"
         if not self.store.exists(definition):
             self.store.put_json(definition, step.definition())
-        attempt = len(self.attempts.get(step.key, [])) + 1
-        self.backend.launch(step, store_uri=store_uri, attempt=attempt)
-        self.on_event("launched", step, f"attempt {attempt}")
+        tries = self.attempts.setdefault(step.key, [])
+        tries.append(Attempt(len(tries) + 1, LAUNCHED, None, "", None))
+        self._save_attempts()
+        self.backend.launch(step, store_uri=store_uri, attempt=len(tries))
+        self.on_event("launched", step, f"attempt {len(tries)}")
 
     def run(self, store_uri: str, *, poll_s: float = 0.5,
             on_pass: Callable[[RunStatus], None] | None = None) -> RunStatus:

@@ -10,6 +10,7 @@ leaves no orphan writing to the store; a resubmit relaunches what was not done.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import multiprocessing
 import os
 import signal
@@ -23,7 +24,13 @@ from nativejobs._process import die_with_parent
 from nativejobs.orchestrate import Observation
 from nativejobs.plan import Step
 
-__all__ = ["LocalBackend"]
+__all__ = ["LocalBackend", "log_dir_for"]
+
+
+def log_dir_for(cache: Path, store_uri: str) -> Path:
+    """Where a store's step logs live while they run: one folder per store, because step keys
+    (and so log names) are shared by every run and store that plans the same step."""
+    return cache / "logs" / hashlib.sha256(store_uri.encode()).hexdigest()[:12]
 
 
 def _step_main(store_uri: str, ref: str, log_path: str, env: dict[str, str]) -> None:

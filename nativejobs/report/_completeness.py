@@ -102,7 +102,7 @@ def failures_from_attempts(attempts: Mapping[str, Sequence[Mapping[str, Any]]],
     """Step key → why it failed, from ``runs/<name>/attempts.json``, for steps not done."""
     out = {}
     for key, tries in attempts.items():
-        if key in done_keys or not tries or tries[-1].get("outcome") == "done":
+        if key in done_keys or not tries or tries[-1].get("outcome") in ("done", "launched", "lost"):
             continue
         last = tries[-1]
         detail = f", {last['reason']}" if last.get("reason") else ""

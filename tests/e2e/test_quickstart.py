@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from nativejobs.backends.local import log_dir_for
 from nativejobs.engines.models import cache_dir
 from nativejobs.store import FileStore
 from tests.e2e.conftest import REPO, nativejobs, tiny_spec
@@ -82,7 +83,8 @@ def test_resume_finishes_without_redoing_finished_steps(finished_run: dict[str, 
 def _step_pids(store: FileStore) -> list[int]:
     """Pids of every step process this store's steps ever had (each logs 'start ... (pid N)')."""
     keys = [p.split("/")[2] for p in store.list("steps") if p.endswith("/_step.json")]
-    logs = [f for k in keys for f in (cache_dir() / "logs").glob(f"*-{k}-attempt-*.log")]
+    folder = log_dir_for(cache_dir(), store.uri)
+    logs = [f for k in keys for f in folder.glob(f"*-{k}-attempt-*.log")]
     return [int(m) for f in logs for m in re.findall(r"\(pid (\d+)\)", f.read_text(errors="replace"))]
 
 
@@ -170,7 +172,8 @@ def test_steps_store_their_artifacts(finished_run: dict[str, Any]) -> None:
     for marker in (p for p in paths if p.endswith("/_SUCCESS.json")):
         _, kind, key, _ = marker.split("/")
         stored = any(p.startswith(f"steps/{kind}/{key}/_logs/attempt-") for p in paths)
-        assert stored or list((cache_dir() / "logs").glob(f"{kind}-{key}-attempt-*.log")), marker
+        local = log_dir_for(cache_dir(), store.uri).glob(f"{kind}-{key}-attempt-*.log")
+        assert stored or list(local), marker
         out = nativejobs("logs", "tiny", key[:10], "--store", str(store.root))
         assert out.returncode == 0 and "done in" in out.stdout, marker
 

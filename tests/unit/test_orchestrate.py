@@ -361,7 +361,7 @@ def test_eviction_does_not_spend_the_budget(plan: Plan, store: FileStore, backen
         orch.reconcile(store.uri)
 
     assert backend.attempts_of(prepare.key) == [1, 2, 3, 4]
-    assert [a.outcome for a in orch.attempts[prepare.key]] == ["retry_free"] * 3
+    assert [a.outcome for a in orch.attempts[prepare.key]] == ["retry_free"] * 3 + ["launched"]
 
     status = drive(orch, backend, store)
     assert status.succeeded
@@ -377,7 +377,7 @@ def test_retry_budget_survives_a_new_orchestrator(plan: Plan, store: FileStore,
     assert backend.attempts_of(prepare.key) == [1, 2]
 
     second = orchestrator(plan, store, backend, retries=1)  # the controller restarted
-    assert [a.number for a in second.attempts[prepare.key]] == [1]
+    assert [(a.number, a.open) for a in second.attempts[prepare.key]] == [(1, False), (2, True)]
     backend.finish(prepare.key, marker=False, exit_code=1)
     status = second.reconcile(store.uri)
 
@@ -395,6 +395,45 @@ def test_a_new_orchestrator_does_not_relaunch_a_running_step(plan: Plan, store: 
 
     assert backend.launches == []
     assert status.states[prepare.key] is State.RUNNING
+
+
+def test_an_attempt_is_recorded_in_the_store_before_its_launch(plan: Plan, store: FileStore,
+                                                               backend: FakeBackend) -> None:
+    prepare = one(plan, "prepare", what="native sample")
+    orchestrator(plan, store, backend).reconcile(store.uri)
+
+    saved = store.get_json(f"runs/{plan.name}/attempts.json")[prepare.key]
+    assert [(a["number"], a["outcome"], a["finished_at"]) for a in saved] == [(1, "launched", None)]
+
+
+def test_a_step_lost_with_its_controller_is_relaunched_free_under_a_new_number(
+        plan: Plan, store: FileStore, backend: FakeBackend) -> None:
+    prepare = one(plan, "prepare", what="native sample")
+    orchestrator(plan, store, backend, retries=0).reconcile(store.uri)
+    assert backend.attempts_of(prepare.key) == [1]
+
+    fresh = FakeBackend(store)  # the controller died, and its step with it
+    orch = orchestrator(plan, store, fresh, retries=0)
+    status = orch.reconcile(store.uri)
+
+    assert fresh.attempts_of(prepare.key) == [2]  # a new number: attempt 1's log is kept
+    assert [a.outcome for a in orch.attempts[prepare.key]] == ["lost", "launched"]
+    assert status.states[prepare.key] is State.RUNNING  # retries=0, yet a loss costs nothing
+    assert drive(orch, fresh, store).succeeded
+
+
+def test_a_step_that_finished_while_no_controller_watched_is_not_rerun(
+        plan: Plan, store: FileStore, backend: FakeBackend) -> None:
+    prepare = one(plan, "prepare", what="native sample")
+    orchestrator(plan, store, backend).reconcile(store.uri)
+    backend.finish(prepare.key)  # marker written; the controller died before it saw the exit
+
+    fresh = FakeBackend(store)
+    orch = orchestrator(plan, store, fresh)
+    status = orch.reconcile(store.uri)
+
+    assert fresh.attempts_of(prepare.key) == [] and status.states[prepare.key] is State.DONE
+    assert [a.outcome for a in orch.attempts[prepare.key]] == ["done"]
 
 
 def test_a_store_with_every_marker_launches_nothing(plan: Plan, store: FileStore,
