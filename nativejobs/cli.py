@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 the run failed, 2 bad input (spec, arguments, unknown run), 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -104,6 +105,22 @@ def plan(spec: SpecArg, store: StoreOpt = None,
         out.print(table)
 
 
+@app.command()
+def render(spec: SpecArg, store: StoreOpt = None,
+           cluster_config: ClusterConfigOpt = None, namespace: NamespaceOpt = None,
+           output: Annotated[Path | None, typer.Option("--output", "-o", help="write to a file")] = None,
+           ) -> None:
+    """Print the Kubernetes Jobs of a study (attempt 1 of every step), for GitOps or review."""
+    from nativejobs.k8s.config import load_cluster_config
+    from nativejobs.k8s.render import render_plan, to_yaml
+
+    s, p = _load(spec)
+    config = load_cluster_config(cluster_config)
+    if namespace:
+        config = config.model_copy(update={"namespace": namespace})
+    _emit(to_yaml(render_plan(p, s, config, store_uri=store or s.store_uri())), "yaml", output)
+
+
 def _record_run(store: Store, spec: ExperimentSpec, plan: Plan) -> None:
     store.put_json(f"runs/{plan.name}/run.json", {
         "name": plan.name, "submitted_at": time.time(), "spec": spec.model_dump(mode="json"),
@@ -146,25 +163,87 @@ def _raise_interrupt(*_: Any) -> None:
     raise KeyboardInterrupt
 
 
-@app.command()
-def submit(spec: SpecArg, store: StoreOpt = None,
-           backend: Annotated[str, typer.Option(help="where steps run: local")] = "local",
-           max_parallel: Annotated[int | None, typer.Option(min=1, help="steps at once")] = None) -> None:
-    """Run a study; finished steps are never redone, so submitting again resumes."""
-    if backend != "local":
-        _fail(f"--backend: got {backend!r}; only 'local' is available in this version", 2)
-    from nativejobs.backends.local import LocalBackend, log_dir_for
-    from nativejobs.engines.models import cache_dir
+BackendOpt = Annotated[str, typer.Option(help="where steps run: local (processes here) or k8s (Jobs)")]
+NamespaceOpt = Annotated[str | None, typer.Option(
+    help="k8s: namespace of the chart's install (default: the cluster config's, else nativejobs)")]
+ClusterConfigOpt = Annotated[Path | None, typer.Option(
+    help="k8s: cluster settings file (default: the chart's ConfigMap in the namespace)")]
+KubeconfigOpt = Annotated[Path | None, typer.Option(help="k8s: kubeconfig (default: $KUBECONFIG)")]
 
+
+@app.command()
+def submit(spec: SpecArg, store: StoreOpt = None, backend: BackendOpt = "local",
+           max_parallel: Annotated[int | None, typer.Option(min=1, help="steps at once")] = None,
+           namespace: NamespaceOpt = None, cluster_config: ClusterConfigOpt = None,
+           kubeconfig: KubeconfigOpt = None,
+           detach: Annotated[bool, typer.Option(
+               help="k8s: run the controller itself as a Job in the cluster and return")] = False) -> None:
+    """Run a study; finished steps are never redone, so submitting again resumes."""
+    if backend not in ("local", "k8s"):
+        _fail(f"--backend: got {backend!r}; use local or k8s", 2)
+    if detach and backend != "k8s":
+        _fail("--detach: needs --backend k8s (the controller runs as a Job in the cluster)", 2)
     s, p = _load(spec)
     st = _default_store(store, s)
-    parallel = max_parallel or s.execution.max_parallel
-    local = LocalBackend(log_dir=log_dir_for(cache_dir(), st.uri),
-                         threads_per_step=max(1, (os.cpu_count() or 1) // parallel))
-    progress = _Progress(p)
-    orch = Orchestrator(p, st, local, max_parallel=parallel, retries=s.execution.retries,
-                        on_event=progress.event)
+    if backend == "k8s" and not st.uri.startswith("s3://"):
+        _fail(f"--store: got {st.uri!r}; Jobs on a cluster need a store they can reach: "
+              "an s3:// URI (spec `store:` or --store)", 2)
     _record_run(st, s, p)
+    st.delete(_cancel_path(p.name))  # a new submit overrides an earlier cancel
+    if detach:
+        from nativejobs.k8s.driver import submit_driver
+
+        where = submit_driver(s.name, st.uri, namespace=namespace, cluster_config=cluster_config,
+                              kubeconfig=kubeconfig, max_parallel=max_parallel)
+        out.print(f"{p.name}: the controller runs in the cluster as {where}. Follow it with "
+                  f"`nativejobs status {p.name} --store {st.uri}`; stop it with "
+                  f"`nativejobs cancel {p.name} --store {st.uri}`.")
+        return
+    if backend == "local":
+        from nativejobs.backends.local import LocalBackend, log_dir_for
+        from nativejobs.engines.models import cache_dir
+
+        parallel = max_parallel or s.execution.max_parallel
+        runner: Any = LocalBackend(log_dir=log_dir_for(cache_dir(), st.uri),
+                                   threads_per_step=max(1, (os.cpu_count() or 1) // parallel))
+    else:
+        from nativejobs.k8s.connect import open_backend
+
+        runner = open_backend(s, namespace=namespace, cluster_config=cluster_config,
+                              kubeconfig=kubeconfig)
+    _drive(s, p, st, runner, max_parallel=max_parallel, resume_hint=f"nativejobs submit {spec}",
+           live=True)
+
+
+@app.command(hidden=True)
+def drive(name: Annotated[str, typer.Argument(help="experiment name")], store: StoreOpt = None,
+          namespace: NamespaceOpt = None, cluster_config: ClusterConfigOpt = None,
+          max_parallel: Annotated[int | None, typer.Option(min=1)] = None) -> None:
+    """The in-cluster controller of `submit --detach`: runs the recorded spec on Jobs."""
+    from nativejobs.k8s.connect import open_backend
+
+    st = _default_store(store)
+    s = ExperimentSpec.model_validate(_run_record(st, name)["spec"])
+    runner = open_backend(s, namespace=namespace, cluster_config=cluster_config, kubeconfig=None)
+    _drive(s, build_plan(s), st, runner, max_parallel=max_parallel,
+           resume_hint="nativejobs submit SPEC --backend k8s --detach", live=False)
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _cancel_path(name: str) -> str:
+    return f"runs/{name}/cancel.json"
+
+
+def _drive(s: ExperimentSpec, p: Plan, st: Store, runner: Any, *, max_parallel: int | None,
+           resume_hint: str, live: bool) -> None:
+    """Reconcile ``p`` on ``runner`` to the end, showing progress; Ctrl-C and `cancel` stop it."""
+    parallel = max_parallel or s.execution.max_parallel
+    progress = _Progress(p)
+    orch = Orchestrator(p, st, runner, max_parallel=parallel, retries=s.execution.retries,
+                        on_event=progress.event)
     done = _done_keys(p, st)
     todo = [x for x in p.steps if x.key not in done]
     if not todo:
@@ -177,15 +256,27 @@ def submit(spec: SpecArg, store: StoreOpt = None,
               f"running {len(todo)} with up to {parallel} at once (store {st.uri})")
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored (`&`)
+    watcher = _LiveStatus(st, p.name, runner)
+    # In a pod (not live) the step lines alone go to the log; a redrawn table would be noise.
+    screen = Live(progress.table(), console=out, refresh_per_second=2, transient=True) if live else None
     try:
-        with Live(progress.table(), console=out, refresh_per_second=2, transient=True) as live:
+        with screen or contextlib.nullcontext():
             def on_pass(status: RunStatus) -> None:
                 progress.status = status
-                live.update(progress.table())
-            status = orch.run(st.uri, on_pass=on_pass)
+                if screen:
+                    screen.update(progress.table())
+                if watcher.pass_(status):
+                    raise _Cancelled
+            status = orch.run(st.uri, on_pass=on_pass, poll_s=0.5 if live else 2.0)
     except KeyboardInterrupt:
-        local.cancel_all()
-        _fail(f"interrupted; finished steps are kept. Run `nativejobs submit {spec}` to continue.", 130)
+        if hasattr(runner, "close"):  # a cluster's Jobs outlive the controller: resubmit adopts them
+            _fail(f"interrupted; Jobs keep running and finished steps are kept. Run `{resume_hint}` to "
+                  f"follow them again, or `nativejobs cancel {p.name}` to stop them.", 130)
+        runner.cancel_all()
+        _fail(f"interrupted; finished steps are kept. Run `{resume_hint}` to continue.", 130)
+    except _Cancelled:
+        runner.cancel_all()
+        _fail(f"{p.name}: cancelled (runs/{p.name}/cancel.json); finished steps are kept", 1)
     out.print(progress.table())
     if not status.succeeded:
         for key, why in status.failures.items():
@@ -196,6 +287,28 @@ def submit(spec: SpecArg, store: StoreOpt = None,
         _emit(_run_results(st, p.name, "md"), "md")  # what is done, and the completeness table
         raise RunFailedError(f"{len(status.failures)} step(s) failed, {blocked} blocked by them")
     _emit(_run_results(st, p.name, "md"), "md")
+
+
+class _LiveStatus:
+    """Shares what only the controller sees (why steps wait) through the store, and notices a
+    cancel request there; both at most every few seconds, so a pass stays cheap on S3."""
+
+    def __init__(self, store: Store, name: str, runner: Any, every_s: float = 5.0) -> None:
+        self.store, self.name, self.runner, self.every_s = store, name, runner, every_s
+        self._last_check = 0.0
+        self._written: dict[str, str] | None = None
+
+    def pass_(self, status: RunStatus) -> bool:
+        """Publish pending reasons if they changed; True when a cancel was requested."""
+        if time.monotonic() - self._last_check < self.every_s:
+            return False
+        self._last_check = time.monotonic()
+        pending: dict[str, str] = dict(getattr(self.runner, "pending", {}))
+        if pending != self._written:
+            self.store.put_json(f"runs/{self.name}/live.json",
+                                {"updated_at": time.time(), "pending": pending})
+            self._written = pending
+        return self.store.exists(_cancel_path(self.name))
 
 
 def _run_record(store: Store, name: str) -> dict[str, Any]:
@@ -259,19 +372,45 @@ def results(
 
 @app.command()
 def status(name: Annotated[str, typer.Argument(help="experiment name")], store: StoreOpt = None) -> None:
-    """Show how far a run has got, step by step."""
+    """Show how far a run has got, step by step, and why waiting steps wait."""
     st = _default_store(store)
     run = _run_record(st, name)
     attempts = _attempts(st, name)
+    live_path = f"runs/{name}/live.json"
+    pending: dict[str, str] = st.get_json(live_path)["pending"] if st.exists(live_path) else {}
     table = Table(title=f"{name} ({st.uri})")
-    for col in ("kind", "key", "what", "state", "attempts"):
+    for col in ("kind", "key", "what", "state", "attempts", "why"):
         table.add_column(col)
     for s in run["steps"]:
         tries = attempts.get(s["key"], [])
         done = st.is_done(s["kind"], s["key"])
         state = "done" if done else (tries[-1]["outcome"] if tries else "not run")
-        table.add_row(s["kind"], s["key"][:12], " ".join(s["labels"].values()), state, str(len(tries)))
+        why = "" if done else pending.get(s["key"], tries[-1]["reason"] if tries else "")
+        table.add_row(s["kind"], s["key"][:12], " ".join(s["labels"].values()), state,
+                      str(len(tries)), why)
     out.print(table)
+    if st.exists(_cancel_path(name)):
+        out.print(f"{name}: cancel requested; the controller stops its Jobs on its next pass")
+
+
+@app.command()
+def cancel(name: Annotated[str, typer.Argument(help="experiment name")], store: StoreOpt = None,
+           backend: BackendOpt = "local", namespace: NamespaceOpt = None,
+           kubeconfig: KubeconfigOpt = None) -> None:
+    """Stop a run: its controller (here or in the cluster) deletes its Jobs; with --backend k8s
+    they are deleted right away too. Finished steps are kept; submit again to continue."""
+    st = _default_store(store)
+    _run_record(st, name)  # a typo'd name fails here, not silently
+    st.put_json(_cancel_path(name), {"requested_at": time.time()})
+    if backend == "k8s":
+        from nativejobs.backends.k8s import KubeClient
+        from nativejobs.k8s.render import selector
+
+        kube = KubeClient(namespace or "nativejobs", kubeconfig_path=kubeconfig)
+        kube.call(kube.batch.delete_collection_namespaced_job, kube.namespace,
+                  label_selector=selector(name), propagation_policy="Foreground")
+        out.print(f"{name}: deleted its Jobs in namespace {kube.namespace}")
+    out.print(f"{name}: cancel requested; finished steps are kept")
 
 
 @app.command()

@@ -35,6 +35,7 @@ class Observation:
     phase: Literal["running", "succeeded", "failed"]
     exit_code: int | None = None
     reason: str = ""  # e.g. Evicted, DeadlineExceeded
+    attempt: int | None = None  # which attempt, when the backend knows (a Job's label)
 
 
 class Outcome(StrEnum):
@@ -64,8 +65,8 @@ class Backend(Protocol):
 
     def launch(self, step: Step, *, store_uri: str, attempt: int) -> None: ...
     def observe(self) -> dict[str, Observation]: ...
-    def release(self, key: str) -> str:
-        """Forget a finished step; returns its log text."""
+    def release(self, key: str) -> str | None:
+        """Forget a finished step; returns its log text, or None if the step stored it itself."""
         ...
     def cancel_all(self) -> None: ...
 
@@ -167,13 +168,18 @@ class Orchestrator:
         return step.key in self._done
 
     def _record(self, obs: Observation) -> None:
+        tries = self.attempts.get(obs.key, [])
+        if obs.attempt is not None and any(a.number == obs.attempt and not a.open for a in tries):
+            self.backend.release(obs.key)  # an earlier controller recorded this end already
+            return
         step = self.steps[obs.key]
         outcome = classify(obs, has_marker=self._is_done(step))
         attempt = self._close(obs.key, outcome, obs.exit_code, obs.reason)
         text = self.backend.release(obs.key)
-        self.store.put_text(f"{step_dir(step.kind, step.key)}/_logs/attempt-{attempt.number}.log", text)
+        if text is not None:
+            self.store.put_text(f"{step_dir(step.kind, step.key)}/_logs/attempt-{attempt.number}.log", text)
         self.on_event("succeeded" if outcome is Outcome.DONE else "failed", step,
-                      "" if outcome is Outcome.DONE else _last_line(text))
+                      "" if outcome is Outcome.DONE else _last_line(text or obs.reason))
 
     def _close(self, key: str, outcome: Outcome, exit_code: int | None, reason: str) -> Attempt:
         """End the step's open attempt (or add one, for a step launched before attempts were

@@ -6,6 +6,8 @@ Exit codes: 0 done (marker written), 3 bad input or config (never retried), othe
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
 import os
 import sys
@@ -16,7 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from nativejobs.errors import NativeJobsError, StepInputError
-from nativejobs.store import open_store, step_dir
+from nativejobs.store import Store, open_store, step_dir
 
 EXIT_OK, EXIT_RETRYABLE, EXIT_BAD_INPUT = 0, 1, 3
 
@@ -61,6 +63,41 @@ def run_step(store_uri: str, ref: str) -> int:
     return EXIT_OK
 
 
+class _Tee(io.TextIOBase):
+    """A stream that writes to the real one and keeps a copy."""
+
+    def __init__(self, real: io.TextIOBase, copy: io.StringIO) -> None:
+        self.real, self.copy = real, copy
+
+    def write(self, text: str) -> int:
+        self.copy.write(text)
+        return self.real.write(text)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+
+@contextlib.contextmanager
+def _log_kept_in_store(store_uri: str, ref: str):  # type: ignore[no-untyped-def]
+    """On a cluster (NATIVEJOBS_ATTEMPT set by the Job) the step stores its own log, so it
+    outlives the pod and the controller never waits on a kubelet for it."""
+    attempt = os.environ.get("NATIVEJOBS_ATTEMPT")
+    if not attempt:
+        yield
+        return
+    copy = io.StringIO()
+    real_out, real_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Tee(real_out, copy), _Tee(real_err, copy)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = real_out, real_err
+        kind, _, key = ref.partition("/")
+        with contextlib.suppress(Exception):  # the log is a courtesy; the exit code is the contract
+            store: Store = open_store(store_uri)
+            store.put_text(f"{step_dir(kind, key)}/_logs/attempt-{attempt}.log", copy.getvalue())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nativejobs.steps")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -68,14 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--store", required=True)
     run.add_argument("--step", required=True, help="KIND/KEY")
     args = parser.parse_args(argv)
-    try:
-        return run_step(args.store, args.step)
-    except (StepInputError, ValidationError) as e:
-        print(f"error: bad input: {e}", flush=True)
-        return EXIT_BAD_INPUT
-    except NativeJobsError as e:
-        print(f"error: {e}", flush=True)
-        return EXIT_RETRYABLE
+    with _log_kept_in_store(args.store, args.step):
+        try:
+            return run_step(args.store, args.step)
+        except (StepInputError, ValidationError) as e:
+            print(f"error: bad input: {e}", flush=True)
+            return EXIT_BAD_INPUT
+        except NativeJobsError as e:
+            print(f"error: {e}", flush=True)
+            return EXIT_RETRYABLE
 
 
 if __name__ == "__main__":

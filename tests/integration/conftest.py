@@ -26,6 +26,7 @@ import boto3
 import pytest
 
 from nativejobs.store import Store, open_store
+from tests.integration.cluster_fixtures import kube  # noqa: F401  (the `kube` fixture)
 
 _BUILD_TIMEOUT_S = 1800  # a cold build downloads ~400 modules and compiles them: minutes
 _START_TIMEOUT_S = 30

@@ -475,3 +475,22 @@ def test_forgive_failures_keeps_retryable_attempts(plan: Plan, store: FileStore,
 
     assert orch.forgive_failures() == []
     assert len(orch.attempts[prepare.key]) == 1
+
+
+def test_an_end_an_earlier_controller_recorded_is_not_recorded_twice(
+        plan: Plan, store: FileStore, backend: FakeBackend) -> None:
+    prepare = one(plan, "prepare", what="native sample")
+    orch = orchestrator(plan, store, backend, retries=2, backoff=3600)
+    orch.reconcile(store.uri)
+    backend.finish(prepare.key, marker=False, exit_code=1)
+    orch.reconcile(store.uri)  # attempt 1 recorded; its Job is still listed (not yet collected)
+
+    again = FakeBackend(store)  # a restarted controller lists the same finished Job
+    again.keep_running(prepare.key, prepare)
+    again.finish(prepare.key, marker=False, exit_code=1)
+    again._seen[prepare.key] = Observation(prepare.key, "failed", 1, "", attempt=1)
+    restarted = orchestrator(plan, store, again, retries=2, backoff=3600)
+    restarted.reconcile(store.uri)
+
+    assert [a.outcome for a in restarted.attempts[prepare.key]] == ["retry"]
+    assert again.released == [prepare.key]

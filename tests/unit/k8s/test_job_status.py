@@ -1,0 +1,81 @@
+"""How Jobs and pods read as step outcomes and pending reasons; how API calls are retried."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nativejobs.backends.k8s import retry_delay
+from nativejobs.backends.k8s_status import explain_pending, job_observation
+
+
+def job(*conditions: tuple[str, str], suspend: bool = False, queue: str | None = None) -> dict[str, Any]:
+    labels = {"kueue.x-k8s.io/queue-name": queue} if queue else {}
+    return {"metadata": {"name": "nj-train-abc-a1", "labels": labels},
+            "spec": {"suspend": suspend},
+            "status": {"conditions": [{"type": t, "status": "True", "reason": r} for t, r in conditions]}}
+
+
+def pod(*, exit_code: int | None = None, created: str = "2026-01-01T00:00:00Z",
+        conditions: list[dict[str, str]] | None = None, waiting: dict[str, str] | None = None) -> dict[str, Any]:
+    state = ({"terminated": {"exitCode": exit_code}} if exit_code is not None
+             else {"waiting": waiting} if waiting else {"running": {}})
+    return {"metadata": {"name": f"p-{created}", "creationTimestamp": created},
+            "status": {"conditions": conditions or [],
+                       "containerStatuses": [{"name": "step", "image": "img:1", "state": state}]}}
+
+
+@pytest.mark.parametrize(("the_job", "pods", "expected"), [
+    (job(), [pod()], ("running", None, "")),
+    (job(("Complete", "CompletionsReached")), [pod(exit_code=0)], ("succeeded", 0, "")),
+    # exit 3 under the FailJob rule: bad input, never retried
+    (job(("Failed", "PodFailurePolicy")), [pod(exit_code=3)], ("failed", 3, "PodFailurePolicy")),
+    (job(("Failed", "BackoffLimitExceeded")), [pod(exit_code=1)], ("failed", 1, "BackoffLimitExceeded")),
+    (job(("Failed", "DeadlineExceeded")), [pod(exit_code=143)], ("failed", 143, "DeadlineExceeded")),
+    # the newest pod decides; a disruption there is a free retry
+    (job(("Failed", "BackoffLimitExceeded")),
+     [pod(exit_code=1, created="2026-01-01T00:00:00Z"),
+      pod(exit_code=137, created="2026-01-01T00:05:00Z",
+          conditions=[{"type": "DisruptionTarget", "status": "True"}])],
+     ("failed", 137, "DisruptionTarget")),
+    (job(("Failed", "DeadlineExceeded")), [], ("failed", None, "DeadlineExceeded")),
+    # FailureTarget comes before the pods are gone: not an end yet
+    (job(("FailureTarget", "PodFailurePolicy")), [pod(exit_code=3)], ("running", None, "")),
+])
+def test_job_observation(the_job: dict[str, Any], pods: list[dict[str, Any]],
+                         expected: tuple[str, int | None, str]) -> None:
+    obs = job_observation("k", the_job, pods)
+    assert (obs.phase, obs.exit_code, obs.reason) == expected
+
+
+def test_pending_reasons() -> None:
+    unschedulable = pod(conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                                     "message": "0/2 nodes are available: 2 Insufficient nvidia.com/gpu."}])
+    assert explain_pending(job(), [unschedulable], []) == \
+        "unschedulable: 0/2 nodes are available: 2 Insufficient nvidia.com/gpu."
+    pull = pod(waiting={"reason": "ImagePullBackOff", "message": "not found"})
+    assert explain_pending(job(), [pull], []) == "image pull error (ImagePullBackOff) for img:1: not found"
+    quota = {"reason": "FailedCreate", "message": 'pods "x" is forbidden: exceeded quota: gpus'}
+    assert explain_pending(job(), [], [quota]).startswith("quota exceeded: ")
+    assert explain_pending(job(suspend=True, queue="team-a"), [], []) == \
+        "waiting for Kueue admission (queue team-a)"
+    assert explain_pending(job(), [pod()], []) == ""  # running: nothing to explain
+
+
+@pytest.mark.parametrize(("status", "headers", "expected"), [
+    (404, {}, None), (409, {}, None), (403, {}, None),  # the caller's problem: no retry
+    (429, {"Retry-After": "7"}, 7.0), (503, {"Retry-After": "2"}, 2.0),
+    (429, {"Retry-After": "999"}, 30.0),  # capped
+])
+def test_retry_delay_honours_retry_after(status: int, headers: dict[str, str],
+                                         expected: float | None) -> None:
+    assert retry_delay(status, headers, 0) == expected
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504, None])
+def test_retry_delay_backs_off_exponentially_with_jitter(status: int | None) -> None:
+    for tries in range(6):
+        delays = [retry_delay(status, None, tries) for _ in range(50)]
+        assert all(d is not None and 0 <= d <= min(30.0, 0.5 * 2 ** tries) for d in delays)
+    assert max(retry_delay(status, None, 5) or 0 for _ in range(50)) > 0.5  # it grows
