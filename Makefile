@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 NJ     := $(VENV)/bin/nativejobs
 PYTEST_ARGS ?=
 
-.PHONY: setup chromium demo test unit integration e2e lint clean cluster-up cluster-down
+.PHONY: setup chromium demo test unit integration e2e lint clean cluster-up cluster-down images chart
 
 setup: $(VENV)/.installed
 
@@ -48,6 +48,15 @@ cluster-up:
 
 cluster-down:
 	@scripts/cluster.sh down
+
+# The step and controller images (images/README in each Dockerfile header); IMAGES=controller
+# builds one. CPU=1 builds CPU-only workers, e.g. for kind.
+images:
+	images/build.sh $(IMAGES)
+
+# The Helm chart, linted strictly with the cached helm (make cluster-up builds it).
+chart:
+	"$$(scripts/cluster.sh bin)/helm" lint --strict charts/nativejobs
 
 clean:
 	rm -rf .nativejobs .pytest_cache

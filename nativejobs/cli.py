@@ -121,6 +121,30 @@ def render(spec: SpecArg, store: StoreOpt = None,
     _emit(to_yaml(render_plan(p, s, config, store_uri=store or s.store_uri())), "yaml", output)
 
 
+@app.command()
+def doctor(store: StoreOpt = None, cluster_config: ClusterConfigOpt = None,
+           namespace: NamespaceOpt = None, kubeconfig: KubeconfigOpt = None,
+           kube: Annotated[bool, typer.Option(help="also check the cluster identity and RBAC")] = True,
+           ) -> None:
+    """Check an install: the store round-trips an object; the controller may do what it needs
+    on the cluster (and may not read Secrets). `helm test` runs this in the cluster."""
+    from nativejobs.k8s.config import load_cluster_config
+    from nativejobs.k8s.doctor import doctor as run_checks
+
+    config = load_cluster_config(cluster_config)
+    if namespace:
+        config = config.model_copy(update={"namespace": namespace})
+    if endpoint := os.environ.get("AWS_ENDPOINT_URL"):  # the chart's endpoint is in-cluster DNS
+        access = config.store.model_copy(update={"endpoint_url": endpoint})
+        config = config.model_copy(update={"store": access})
+    checks = run_checks(config, store or default_store_uri(), kube=kube, kubeconfig=kubeconfig)
+    for c in checks:
+        mark = "[green]ok[/green]  " if c.ok else "[red]FAIL[/red]"
+        out.print(f"{mark} {c.name}{': ' + c.detail if c.detail else ''}", highlight=False)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
 def _record_run(store: Store, spec: ExperimentSpec, plan: Plan) -> None:
     store.put_json(f"runs/{plan.name}/run.json", {
         "name": plan.name, "submitted_at": time.time(), "spec": spec.model_dump(mode="json"),

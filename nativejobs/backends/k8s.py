@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -33,7 +34,7 @@ from nativejobs.orchestrate import Observation
 from nativejobs.plan import Step
 from nativejobs.spec import ExperimentSpec
 
-__all__ = ["KubeClient", "KubernetesBackend", "retry_delay"]
+__all__ = ["KubeClient", "KubernetesBackend", "api_client", "retry_delay"]
 
 log = logging.getLogger(__name__)
 
@@ -88,16 +89,26 @@ class KubeClient:
         return self.api.sanitize_for_serialization(obj)
 
 
-def _api_client(path: Path | None) -> k8s.ApiClient:
-    """In a pod: the service account; otherwise the kubeconfig (``path``, else $KUBECONFIG)."""
+def api_client(path: Path | None) -> k8s.ApiClient:
+    """A client for kubeconfig ``path``; without one, the pod's ServiceAccount, else $KUBECONFIG.
+
+    Raises: ConfigException or OSError if there are no usable credentials.
+    """
     if path is None:
         try:
-            kubeconfig.load_incluster_config()
-            return k8s.ApiClient()
+            conf = k8s.Configuration()
+            kubeconfig.load_incluster_config(client_configuration=conf)
+            return k8s.ApiClient(conf)
         except kubeconfig.ConfigException:
             pass
+    # $KUBECONFIG read now: the client's own default was fixed when it was imported.
+    found = str(path) if path else os.environ.get("KUBECONFIG") or None
+    return kubeconfig.new_client_from_config(config_file=found)
+
+
+def _api_client(path: Path | None) -> k8s.ApiClient:
     try:
-        return kubeconfig.new_client_from_config(config_file=str(path) if path else None)
+        return api_client(path)
     except (kubeconfig.ConfigException, OSError) as e:
         raise NativeJobsError(f"no Kubernetes access: {e}; set KUBECONFIG or pass --kubeconfig") from e
 

@@ -27,10 +27,12 @@ from nativejobs.errors import SpecError
 from nativejobs.spec import _ENV_NAME, _field_problems
 
 __all__ = [
-    "IMAGE_ROLES", "ClusterConfig", "ImageRole", "SecretRef", "StoreAccess", "Toleration",
+    "CONFIG_MAP_NAME", "IMAGE_ROLES", "ClusterConfig", "ImageRole", "SecretRef", "StoreAccess", "Toleration",
     "default_image", "load_cluster_config", "parse_cluster_config",
 ]
 
+# The Helm chart's ConfigMap: key cluster.yaml (this model), key store_uri (the run store).
+CONFIG_MAP_NAME = "nativejobs-config"
 ImageRole = Literal["translate", "train", "eval", "controller"]
 IMAGE_ROLES: tuple[ImageRole, ...] = get_args(ImageRole)
 # judge runs beside evaluate (a local judge loads a model); summarize runs on the controller

@@ -14,12 +14,11 @@ from kubernetes.client.exceptions import ApiException
 
 from nativejobs.backends.k8s import KubeClient, KubernetesBackend
 from nativejobs.errors import NativeJobsError, SpecError
-from nativejobs.k8s.config import ClusterConfig, load_cluster_config, parse_cluster_config
+from nativejobs.k8s.config import CONFIG_MAP_NAME, ClusterConfig, load_cluster_config, parse_cluster_config
 from nativejobs.spec import ExperimentSpec
 
-__all__ = ["CONFIGMAP", "CONFIGMAP_KEY", "cluster_settings", "open_backend"]
+__all__ = ["CONFIGMAP_KEY", "cluster_settings", "open_backend"]
 
-CONFIGMAP = "nativejobs-config"
 CONFIGMAP_KEY = "cluster.yaml"
 
 
@@ -28,7 +27,7 @@ def cluster_settings(kube: KubeClient, path: Path | None) -> ClusterConfig:
     if path is not None:
         config = load_cluster_config(path)
     else:
-        config = parse_cluster_config(_configmap_doc(kube), source=f"ConfigMap {CONFIGMAP}")
+        config = parse_cluster_config(_configmap_doc(kube), source=f"ConfigMap {CONFIG_MAP_NAME}")
     if config.namespace != kube.namespace:
         config = config.model_copy(update={"namespace": kube.namespace})
     return config
@@ -36,16 +35,16 @@ def cluster_settings(kube: KubeClient, path: Path | None) -> ClusterConfig:
 
 def _configmap_doc(kube: KubeClient) -> object:
     try:
-        cm = kube.call(kube.core.read_namespaced_config_map, CONFIGMAP, kube.namespace)
+        cm = kube.call(kube.core.read_namespaced_config_map, CONFIG_MAP_NAME, kube.namespace)
     except ApiException as e:
         if e.status == 404:
-            raise SpecError([f"--namespace: no ConfigMap {CONFIGMAP} in namespace {kube.namespace!r}; "
+            raise SpecError([f"--namespace: no ConfigMap {CONFIG_MAP_NAME} in namespace {kube.namespace!r}; "
                              "install the chart there (helm install nativejobs charts/nativejobs -n "
                              f"{kube.namespace}) or pass --cluster-config FILE"]) from None
-        raise NativeJobsError(f"reading ConfigMap {CONFIGMAP} failed: {e.status} {e.reason}") from e
+        raise NativeJobsError(f"reading ConfigMap {CONFIG_MAP_NAME} failed: {e.status} {e.reason}") from e
     text = (cm.data or {}).get(CONFIGMAP_KEY)
     if text is None:
-        raise SpecError([f"ConfigMap {CONFIGMAP}: no key {CONFIGMAP_KEY}; reinstall the chart"])
+        raise SpecError([f"ConfigMap {CONFIG_MAP_NAME}: no key {CONFIGMAP_KEY}; reinstall the chart"])
     return yaml.safe_load(text)
 
 

@@ -16,8 +16,8 @@ from kubernetes.client.exceptions import ApiException
 
 from nativejobs.backends.k8s import KubeClient
 from nativejobs.errors import NativeJobsError, SpecError
-from nativejobs.k8s.config import ClusterConfig
-from nativejobs.k8s.connect import CONFIGMAP, cluster_settings
+from nativejobs.k8s.config import CONFIG_MAP_NAME, ClusterConfig
+from nativejobs.k8s.connect import cluster_settings
 from nativejobs.k8s.render import CONTAINER_SECURITY, MANAGED_BY, pod_security, store_env
 
 __all__ = ["LABEL_COMPONENT", "driver_name", "render_driver_job", "submit_driver"]
@@ -60,7 +60,7 @@ def submit_driver(experiment: str, store_uri: str, *, namespace: str | None,
     """Create the driver Job (replacing a finished one); returns 'Job NAME in NAMESPACE'."""
     if cluster_config is not None:
         raise SpecError([f"--cluster-config: got {str(cluster_config)!r}; a detached controller "
-                         f"reads the chart's ConfigMap {CONFIGMAP}; install the chart and drop "
+                         f"reads the chart's ConfigMap {CONFIG_MAP_NAME}; install the chart and drop "
                          "--cluster-config"])
     kube = KubeClient(namespace or "nativejobs", kubeconfig_path=kubeconfig)
     config = cluster_settings(kube, None)

@@ -18,7 +18,8 @@ def job(*conditions: tuple[str, str], suspend: bool = False, queue: str | None =
 
 
 def pod(*, exit_code: int | None = None, created: str = "2026-01-01T00:00:00Z",
-        conditions: list[dict[str, str]] | None = None, waiting: dict[str, str] | None = None) -> dict[str, Any]:
+        conditions: list[dict[str, str]] | None = None,
+        waiting: dict[str, str] | None = None) -> dict[str, Any]:
     state = ({"terminated": {"exitCode": exit_code}} if exit_code is not None
              else {"waiting": waiting} if waiting else {"running": {}})
     return {"metadata": {"name": f"p-{created}", "creationTimestamp": created},
