@@ -248,9 +248,15 @@ def drive(name: Annotated[str, typer.Argument(help="experiment name")], store: S
 
     st = _default_store(store)
     s = ExperimentSpec.model_validate(_run_record(st, name)["spec"])
+    if st.exists(_cancel_path(name)):  # a restarted driver of a cancelled run: nothing to do
+        out.print(f"{name}: cancelled; submit again to continue")
+        return
     runner = open_backend(s, namespace=namespace, cluster_config=cluster_config, kubeconfig=None)
-    _drive(s, build_plan(s), st, runner, max_parallel=max_parallel,
-           resume_hint="nativejobs submit SPEC --backend k8s --detach", live=False)
+    try:
+        _drive(s, build_plan(s), st, runner, max_parallel=max_parallel,
+               resume_hint="nativejobs submit SPEC --backend k8s --detach", live=False)
+    except _Cancelled:
+        out.print(f"{name}: cancelled (runs/{name}/cancel.json); its Jobs are deleted, finished steps kept")
 
 
 class _Cancelled(Exception):
@@ -300,6 +306,8 @@ def _drive(s: ExperimentSpec, p: Plan, st: Store, runner: Any, *, max_parallel: 
         _fail(f"interrupted; finished steps are kept. Run `{resume_hint}` to continue.", 130)
     except _Cancelled:
         runner.cancel_all()
+        if not live:
+            raise  # the in-cluster driver: a cancel is a clean end, not a failure to retry
         _fail(f"{p.name}: cancelled (runs/{p.name}/cancel.json); finished steps are kept", 1)
     out.print(progress.table())
     if not status.succeeded:
@@ -310,7 +318,11 @@ def _drive(s: ExperimentSpec, p: Plan, st: Store, runner: Any, *, max_parallel: 
         blocked = sum(v is State.BLOCKED for v in status.states.values())
         _emit(_run_results(st, p.name, "md"), "md")  # what is done, and the completeness table
         raise RunFailedError(f"{len(status.failures)} step(s) failed, {blocked} blocked by them")
-    _emit(_run_results(st, p.name, "md"), "md")
+    if live:
+        _emit(_run_results(st, p.name, "md"), "md")
+    else:  # a pod's log: the report is one command away, from anywhere with store access
+        out.print(f"{p.name}: all {len(p.steps)} steps done; see `nativejobs results {p.name} "
+                  f"--store {st.uri}`")
 
 
 class _LiveStatus:

@@ -210,7 +210,9 @@ class KubernetesBackend:
 
     def __init__(self, kube: KubeClient, spec: ExperimentSpec, config: ClusterConfig) -> None:
         self.kube, self.spec, self.config = kube, spec, config
-        label_selector = selector(spec.name)
+        # Every nativejobs Job of the namespace, not only this experiment's: a step another
+        # experiment is already running (same key, same Job name) is waited for, not redone.
+        label_selector = selector()
         self.jobs = _Mirror(kube, kube.batch.list_namespaced_job, label_selector)
         self.pods = _Mirror(kube, kube.core.list_namespaced_pod, label_selector)
         self._released: set[str] = set()  # Job names whose end the orchestrator has recorded

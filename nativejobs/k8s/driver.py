@@ -51,7 +51,9 @@ def render_driver_job(experiment: str, store_uri: str, config: ClusterConfig, *,
     return {"apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": driver_name(experiment), "namespace": config.namespace, "labels": labels},
             "spec": {"backoffLimit": 20, "ttlSecondsAfterFinished": config.ttl_seconds_after_finished,
-                     "template": {"metadata": {"labels": labels}, "spec": pod}}}
+                     "template": {"metadata": {"labels": labels,
+                                               "annotations": dict(config.pod_annotations)},
+                                  "spec": pod}}}
 
 
 def submit_driver(experiment: str, store_uri: str, *, namespace: str | None,

@@ -172,12 +172,17 @@ def test_cancel_deletes_every_job_of_the_experiment(kube: KubeCluster, namespace
         assert _jobs_per_step(kube, namespace)
         backend.cancel_all()
 
+    core = client.CoreV1Api(kube.api_client())
+
+    def left() -> tuple[dict[str, list[str]], list[str]]:
+        pods = core.list_namespaced_pod(namespace).items
+        return _jobs_per_step(kube, namespace), [p.metadata.name for p in pods
+                                                 if not p.metadata.deletion_timestamp]
+
     deadline = time.monotonic() + 60
-    while _jobs_per_step(kube, namespace) and time.monotonic() < deadline:
+    while left() != ({}, []) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert _jobs_per_step(kube, namespace) == {}
-    pods = client.CoreV1Api(kube.api_client()).list_namespaced_pod(namespace).items
-    assert [p.metadata.name for p in pods if not p.metadata.deletion_timestamp] == []
+    assert left() == ({}, [])
     backend.close()
 
 
