@@ -24,7 +24,7 @@ __all__ = ["Attempt", "Backend", "Observation", "Orchestrator", "Outcome", "RunS
 log = logging.getLogger(__name__)
 
 EXIT_BAD_INPUT = 3
-_PRIORITY = {"prepare": 0, "translate": 1, "train": 2, "evaluate": 3, "summarize": 4}
+_PRIORITY = {"prepare": 0, "translate": 1, "train": 2, "evaluate": 3, "judge": 4, "summarize": 5}
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,12 @@ Once per condition, for ``mode: multi`` arms, over ``data.mixture.languages``:: 
 
 A condition backed by finished translations (``source``: the authors' released sets or files)
 is a ``prepare`` step that reads them: no translate step, and its params name the file set.
+
+An evaluate step with ``open_qa`` benchmarks feeds one ``judge`` step per judge that rates them
+(its input: those benchmarks' predictions); summarize reads the judges' records too::
+
+    evaluate(lang) ─┬▶ judge(gpt4) ──┬▶ summarize
+                    └▶ judge(local) ─┘
 """
 
 from __future__ import annotations
@@ -29,12 +35,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from nativejobs.judge import PROMPT_VERSION
 from nativejobs.spec import ArmSpec, ConditionSpec, ExperimentSpec, ModelSpec
 from nativejobs.steps import VERSIONS
+from nativejobs.steps.judge import answers_input
 
 __all__ = [
     "MULTI", "Plan", "Step", "StepInput", "build_plan", "canonical_json", "engine_params",
-    "estimate_gpu_hours", "step_key", "uses_gpu",
+    "estimate_gpu_hours", "judge_params", "step_key", "uses_gpu",
 ]
 
 MULTI = "multi"  # the language of a step that serves the multilingual mixture
@@ -223,8 +231,14 @@ def _arms(spec: ExperimentSpec, cond: ConditionSpec, mode: str) -> list[ArmSpec]
 
 
 def _benchmarks(spec: ExperimentSpec, lang: str) -> list[dict[str, Any]]:
-    return [b.model_dump(mode="json", exclude={"languages"}) for b in spec.benchmarks
-            if b.languages is None or lang in b.languages]
+    """The evaluate step's benchmarks: judges are left out (an edit to them re-judges, it does
+    not re-answer); open_qa answers in the fine-tuning template, which is in."""
+    out = []
+    for b in spec.benchmarks:
+        if b.languages is None or lang in b.languages:
+            params = b.model_dump(mode="json", exclude={"languages", "judges"})
+            out.append(params | ({"template": spec.training.template} if b.kind == "open_qa" else {}))
+    return out
 
 
 def _train(spec: ExperimentSpec, model: ModelSpec, arm: ArmSpec, data: Artifact, lang: str,
@@ -242,6 +256,26 @@ def _evaluate(spec: ExperimentSpec, model: ModelSpec, train: Step, lang: str,
                  (_out("adapter", train, "adapter"),), **labels)
 
 
+def judge_params(spec: ExperimentSpec, judge: str) -> dict[str, Any]:
+    """A judge as judge-step params: unset optional fields left out, so adding one moves no key."""
+    return spec.judges[judge].model_dump(mode="json", exclude_none=True)
+
+
+def _judges(spec: ExperimentSpec, ev: Step, lang: str) -> list[Step]:
+    """One judge step per judge that rates some open_qa benchmark of ``ev``'s language."""
+    out = []
+    for name in spec.judges:
+        benches = [b.name for b in spec.benchmarks if name in b.judge_names(spec.judges)
+                   and (b.languages is None or lang in b.languages)]
+        if not benches:
+            continue
+        inputs = tuple(_out(answers_input(b), ev, f"predictions/{b}.jsonl") for b in benches)
+        params = {"name": name, "judge": judge_params(spec, name), "prompt_version": PROMPT_VERSION,
+                  "language": lang, "benchmarks": benches}
+        out.append(_step("judge", params, inputs, **ev.labels, judge=name))
+    return out
+
+
 def _cell(model: ModelSpec, lang: str, cond: ConditionSpec, arm: ArmSpec) -> dict[str, str]:
     return {"model": model.name, "language": lang, "condition": cond.name, "arm": arm.name}
 
@@ -250,6 +284,15 @@ def build_plan(spec: ExperimentSpec) -> Plan:
     """The DAG for ``spec``; the same spec always gives the same keys."""
     steps: dict[str, Step] = {}
     evaluations: list[Step] = []
+    judgements: dict[str, tuple[Step, Step]] = {}  # judge key -> (evaluate, judge)
+
+    def evaluated(ev: Step, lang: str) -> None:
+        _add(steps, ev)
+        evaluations.append(ev)
+        for judge in _judges(spec, ev, lang):
+            _add(steps, judge)
+            judgements.setdefault(judge.key, (ev, judge))
+
     for lang in spec.languages:
         native = _native(spec, lang)
         _add(steps, native)
@@ -263,9 +306,8 @@ def build_plan(spec: ExperimentSpec) -> Plan:
                 for arm in arms:
                     labels = _cell(model, lang, cond, arm)
                     train = _train(spec, model, arm, data, lang, labels)
-                    ev = _evaluate(spec, model, train, lang, labels)
-                    _add(steps, train, ev)
-                    evaluations.append(ev)
+                    _add(steps, train)
+                    evaluated(_evaluate(spec, model, train, lang, labels), lang)
     for cond in spec.conditions:
         arms = _arms(spec, cond, "multi")
         if not arms:
@@ -277,30 +319,36 @@ def build_plan(spec: ExperimentSpec) -> Plan:
                 train = _train(spec, model, arm, data, MULTI, _cell(model, MULTI, cond, arm))
                 _add(steps, train)
                 for lang in spec.languages:
-                    ev = _evaluate(spec, model, train, lang, _cell(model, lang, cond, arm))
-                    _add(steps, ev)
-                    evaluations.append(ev)
-    summary = _summarize(spec, evaluations)
+                    evaluated(_evaluate(spec, model, train, lang, _cell(model, lang, cond, arm)), lang)
+    summary = _summarize(spec, evaluations, list(judgements.values()))
     _add(steps, summary)
     return Plan(spec.name, tuple(steps.values()))
 
 
-def _summarize(spec: ExperimentSpec, evaluations: list[Step]) -> Step:
+def _summarize(spec: ExperimentSpec, evaluations: list[Step],
+               judgements: list[tuple[Step, Step]]) -> Step:
     cells = [{"evaluate": ev.key, **ev.labels} for ev in evaluations]
     conditions = {c.name: c.kind for c in spec.conditions}
     inputs = tuple(_out(f"cell{i}", ev, "records.json") for i, ev in enumerate(evaluations))
-    return _step("summarize", {"experiment": spec.name, "cells": cells, "conditions": conditions},
-                 inputs, what="summarize")
+    params: dict[str, Any] = {"experiment": spec.name, "cells": cells, "conditions": conditions}
+    if judgements:  # absent without judges, so judge-less plans keep their keys
+        params["judged"] = [{"evaluate": ev.key, "judge": j.key, "name": j.params["name"]}
+                            for ev, j in judgements]
+        inputs += tuple(_out(f"judge{i}", j, "records.json") for i, (_, j) in enumerate(judgements))
+    return _step("summarize", params, inputs, what="summarize")
 
 
 REMOTE_ENGINES = ("google", "openai")
+REMOTE_JUDGES = ("openai",)
 
 
 def uses_gpu(step: Step, spec: ExperimentSpec) -> bool:
-    """Whether ``step`` would hold a GPU: its kind asks for one, and it is not a translation
-    by a remote service (Google, an OpenAI-compatible endpoint), which runs on CPU."""
+    """Whether ``step`` would hold a GPU: its kind asks for one, and it is not a translation or
+    a judgement by a remote service (Google, an OpenAI-compatible endpoint), which runs on CPU."""
     if spec.resources_for(step.kind).gpus == 0:
         return False
+    if step.kind == "judge":
+        return step.params["judge"]["kind"] not in REMOTE_JUDGES
     return not (step.kind == "translate" and step.params["engine"]["kind"] in REMOTE_ENGINES)
 
 

@@ -29,12 +29,13 @@ from nativejobs.languages import LANGUAGES
 
 __all__ = [
     "PAPER_MIXTURE", "ArmSpec", "BenchmarkSpec", "ConditionSpec", "DataSpec", "EngineSpec",
-    "ExecutionSpec", "ExperimentSpec", "LoraSpec", "MixtureSpec", "ModelSpec", "QualitySpec",
-    "ResourceSpec", "SourceSpec", "TrainingSpec",
+    "ExecutionSpec", "ExperimentSpec", "JudgeSpec", "LoraSpec", "MixtureSpec", "ModelSpec",
+    "QualitySpec", "ResourceSpec", "SourceSpec", "TrainingSpec",
     "default_store_uri", "load_spec", "parse_spec",
 ]
 
-STEP_KINDS = ("prepare", "translate", "train", "evaluate", "summarize")
+STEP_KINDS = ("prepare", "translate", "train", "evaluate", "judge", "summarize")
+StepKind = Literal["prepare", "translate", "train", "evaluate", "judge", "summarize"]
 _NAME = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"  # DNS-label-like: safe in Job names and paths
 
 
@@ -142,59 +143,10 @@ _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 _REDACTED = "<redacted: not an environment variable name>"
 
 
-class QualitySpec(_Model):
-    """Checks on every translated field, and what to do with an item that fails one."""
+class _KeyedByEnv(_Model):
+    """A remote service's settings: its API key is named by environment variable, never given."""
 
-    language_id: bool = True  # the result must be in the target language (texts of >= 20 letters)
-    # Output/input length in characters, normalised by each language's typical density (zh ≈ 0.28
-    # of English); checked on inputs of >= 20 characters. Bounds fit the authors' Google sets.
-    min_length_ratio: float = Field(default=0.4, gt=0)
-    max_length_ratio: float = Field(default=2.5, gt=0)
-    # keep (the paper: nothing filtered) | drop the item | retry: translate it again, sampled,
-    # up to `retries` times; an item still flagged after that is kept and counted.
-    policy: Literal["keep", "drop", "retry"] = "keep"
-    retries: int = Field(default=2, ge=1, le=10)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> QualitySpec:
-        if self.min_length_ratio >= self.max_length_ratio:
-            raise ValueError("min_length_ratio must be below max_length_ratio")
-        return self
-
-
-class EngineSpec(_Model):
-    """A translation engine, all behind one interface (``nativejobs.translation``).
-
-    ``llm``: an instruction-following LLM with the paper's prompt (vLLM on GPU, transformers on
-    CPU). ``google``: Cloud Translation v2 REST. ``openai``: any OpenAI-compatible chat endpoint
-    (a vLLM server, a hosted model). ``seq2seq``: an NLLB/MADLAD-style model (transformers or
-    CTranslate2). API keys are named by environment variable, never written here.
-    """
-
-    kind: Literal["llm", "google", "openai", "seq2seq"] = "llm"
-    # hub id, local path or pypi:<package> (llm, seq2seq); the served model name (openai);
-    # google: optional v2 `model` ("nmt" or "base").
-    model: str | None = Field(default=None, min_length=1)
-    # Segments per engine call: a generation batch, parallel requests (openai), or segments per
-    # request (google: at most 128 per request by the v2 contract).
-    batch_size: int = Field(default=8, gt=0)
-    max_new_tokens: int = Field(default=512, gt=0)  # llm, openai, seq2seq
-    # google: the v2 endpoint (default Google's); openai: the base URL, e.g. http://host:8000/v1
-    endpoint: str | None = None
     api_key_env: str | None = None  # NAME of the environment variable holding the key
-    # The LLM prompt (llm, openai) with {src}, {tgt}, {text}; None = the paper's (PROTOCOL.md).
-    prompt: str | None = None
-    # field: each field whole (the paper); lines: line by line, list markers and indentation
-    # kept (sentence-level MT models want this; the seq2seq default).
-    segmentation: Literal["field", "lines"] | None = None
-    # Fenced code blocks are copied, never translated (code is not prose; the paper's prompt
-    # asks to preserve formatting).
-    protect_code: bool = True
-    code_style: Literal["nllb", "madlad"] = "nllb"  # seq2seq: language tags (spa_Latn | <2es>)
-    backend: Literal["auto", "vllm", "transformers", "ctranslate2"] = "auto"
-    tokenizer: str | None = None  # seq2seq with ctranslate2: the HF tokenizer (default: model)
-    max_request_chars: int = Field(default=5000, gt=0, le=30000)  # google: docs recommend 5K
-    quality: QualitySpec = QualitySpec()
 
     @model_validator(mode="before")
     @classmethod
@@ -218,6 +170,60 @@ class EngineSpec(_Model):
             raise ValueError("must be the NAME of an environment variable that holds the key "
                              "(e.g. GOOGLE_API_KEY), never the key itself")
         return v
+
+
+class QualitySpec(_Model):
+    """Checks on every translated field, and what to do with an item that fails one."""
+
+    language_id: bool = True  # the result must be in the target language (texts of >= 20 letters)
+    # Output/input length in characters, normalised by each language's typical density (zh ≈ 0.28
+    # of English); checked on inputs of >= 20 characters. Bounds fit the authors' Google sets.
+    min_length_ratio: float = Field(default=0.4, gt=0)
+    max_length_ratio: float = Field(default=2.5, gt=0)
+    # keep (the paper: nothing filtered) | drop the item | retry: translate it again, sampled,
+    # up to `retries` times; an item still flagged after that is kept and counted.
+    policy: Literal["keep", "drop", "retry"] = "keep"
+    retries: int = Field(default=2, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QualitySpec:
+        if self.min_length_ratio >= self.max_length_ratio:
+            raise ValueError("min_length_ratio must be below max_length_ratio")
+        return self
+
+
+class EngineSpec(_KeyedByEnv):
+    """A translation engine, all behind one interface (``nativejobs.translation``).
+
+    ``llm``: an instruction-following LLM with the paper's prompt (vLLM on GPU, transformers on
+    CPU). ``google``: Cloud Translation v2 REST. ``openai``: any OpenAI-compatible chat endpoint
+    (a vLLM server, a hosted model). ``seq2seq``: an NLLB/MADLAD-style model (transformers or
+    CTranslate2). API keys are named by environment variable, never written here.
+    """
+
+    kind: Literal["llm", "google", "openai", "seq2seq"] = "llm"
+    # hub id, local path or pypi:<package> (llm, seq2seq); the served model name (openai);
+    # google: optional v2 `model` ("nmt" or "base").
+    model: str | None = Field(default=None, min_length=1)
+    # Segments per engine call: a generation batch, parallel requests (openai), or segments per
+    # request (google: at most 128 per request by the v2 contract).
+    batch_size: int = Field(default=8, gt=0)
+    max_new_tokens: int = Field(default=512, gt=0)  # llm, openai, seq2seq
+    # google: the v2 endpoint (default Google's); openai: the base URL, e.g. http://host:8000/v1
+    endpoint: str | None = None
+    # The LLM prompt (llm, openai) with {src}, {tgt}, {text}; None = the paper's (PROTOCOL.md).
+    prompt: str | None = None
+    # field: each field whole (the paper); lines: line by line, list markers and indentation
+    # kept (sentence-level MT models want this; the seq2seq default).
+    segmentation: Literal["field", "lines"] | None = None
+    # Fenced code blocks are copied, never translated (code is not prose; the paper's prompt
+    # asks to preserve formatting).
+    protect_code: bool = True
+    code_style: Literal["nllb", "madlad"] = "nllb"  # seq2seq: language tags (spa_Latn | <2es>)
+    backend: Literal["auto", "vllm", "transformers", "ctranslate2"] = "auto"
+    tokenizer: str | None = None  # seq2seq with ctranslate2: the HF tokenizer (default: model)
+    max_request_chars: int = Field(default=5000, gt=0, le=30000)  # google: docs recommend 5K
+    quality: QualitySpec = QualitySpec()
 
     @model_validator(mode="after")
     def _fits_kind(self) -> EngineSpec:
@@ -355,18 +361,68 @@ class ArmSpec(_Model):
     conditions: tuple[str, ...] | None = Field(default=None, min_length=1)
 
 
+_CHAT_FIELDS = {"model", "messages", "max_tokens", "temperature", "stream", "n"}
+
+
+class JudgeSpec(_KeyedByEnv):
+    """An LLM judge of open-ended answers: single-answer 1–5 Likert grading (MT-Bench style).
+
+    ``openai``: any OpenAI-compatible chat endpoint (the paper: GPT-4-Turbo and Command R+ by
+    API, April 2024). ``local``: a model loaded in the judge step (hub id, local path or
+    ``pypi:<package>``, as models and engines). The API key is named by environment variable
+    (a Secret on the cluster), never written here.
+    """
+
+    kind: Literal["openai", "local"]
+    model: str = Field(min_length=1)  # the served model name (openai); what to load (local)
+    base_url: str | None = None  # openai: the API root, e.g. https://api.openai.com/v1
+    revision: str | None = None  # local: the hub revision
+    temperature: float = Field(default=0.0, ge=0, le=2)  # research notes §7: 0, deterministic
+    max_tokens: int = Field(default=512, gt=0)  # a brief explanation and [[rating]] fit easily
+    # Verdicts without a readable [[1-5]] are asked again (with a nudge) this many times, then
+    # recorded as unparsable with the raw text.
+    retries: int = Field(default=2, ge=0, le=10)
+    batch_size: int = Field(default=8, gt=0)  # parallel requests (openai), generation batch (local)
+    # openai: server-specific request fields merged into every request, e.g. constrained
+    # decoding that makes a small self-hosted judge always end in [[N]]: llama.cpp's `grammar`,
+    # vLLM's `guided_regex`. None for hosted judges (the paper sent the prompt alone).
+    extra_body: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> JudgeSpec:
+        if self.extra_body is not None and self.kind != "openai":
+            raise ValueError("extra_body is for judge kind 'openai' only")
+        if taken := sorted(set(self.extra_body or {}) & _CHAT_FIELDS):
+            raise ValueError(f"extra_body may not set {', '.join(taken)}: the judge sets them")
+        if self.kind == "openai" and not self.base_url:
+            raise ValueError("judge kind 'openai' needs a base_url (e.g. https://api.openai.com/v1)")
+        if self.kind == "local" and (self.base_url or self.api_key_env):
+            raise ValueError("judge kind 'local' loads its model here; give it no base_url or "
+                             "api_key_env")
+        if self.kind == "openai" and self.revision:
+            raise ValueError("revision is for judge kind 'local' only")
+        return self
+
+
 class BenchmarkSpec(_Model):
-    """A benchmark, read from files in its upstream format; ``{lang}`` in paths is replaced."""
+    """A benchmark, read from files in its upstream format; ``{lang}`` in paths is replaced.
+
+    ``open_qa``: open-ended questions (JSON lines of ``id`` and ``prompt``), answered in the
+    fine-tuning template and rated by the LLM ``judges`` (the judge step).
+    """
 
     name: str = Field(pattern=_NAME)
-    kind: Literal["extractive_qa", "math_cot", "multiple_choice"]
+    kind: Literal["extractive_qa", "math_cot", "multiple_choice", "open_qa"]
     path: str
     dev_path: str | None = None  # few-shot examples (MGSM exemplars, CMMLU dev)
     languages: tuple[LanguageCode, ...] | None = None  # None = every spec language
     shots: int = Field(default=0, ge=0)
     limit: int | None = Field(default=None, gt=0)
-    # None = the benchmark's own cap (MGSM: 256, which can cut a long chain of thought)
+    # None = the benchmark's own cap (MGSM: 256, which can cut a long chain of thought; open_qa:
+    # 256, the authors' generate.py)
     max_new_tokens: int | None = Field(default=None, gt=0)
+    # open_qa: names of the judges (keys of `judges`) that rate the answers; None = every judge
+    judges: tuple[str, ...] | None = Field(default=None, min_length=1)
 
     @field_validator("path", "dev_path")
     @classmethod
@@ -375,9 +431,20 @@ class BenchmarkSpec(_Model):
 
     @model_validator(mode="after")
     def _shots_need_dev(self) -> BenchmarkSpec:
+        if self.kind == "open_qa" and (self.shots or self.dev_path):
+            raise ValueError(f"benchmark {self.name!r} of kind open_qa is zero-shot; give it no "
+                             "shots or dev_path")
         if self.shots and not self.dev_path:
             raise ValueError(f"benchmark {self.name!r} has shots {self.shots} but no dev_path")
+        if self.judges is not None and self.kind != "open_qa":
+            raise ValueError(f"benchmark {self.name!r}: judges are for kind open_qa only")
         return self
+
+    def judge_names(self, judges: dict[str, JudgeSpec]) -> tuple[str, ...]:
+        """The judges that rate this benchmark (none unless it is open_qa)."""
+        if self.kind != "open_qa":
+            return ()
+        return self.judges if self.judges is not None else tuple(judges)
 
 
 class ResourceSpec(_Model):
@@ -405,12 +472,15 @@ class ExperimentSpec(_Model):
     languages: tuple[LanguageCode, ...] = Field(min_length=1)
     data: DataSpec
     engines: dict[str, EngineSpec] = {}
+    # LLM judges of open_qa answers by name (the metric is judge_<name>_total); the paper had
+    # two, GPT-4-Turbo and Command R+ (see examples/paper.yaml).
+    judges: dict[Annotated[str, Field(pattern=_NAME)], JudgeSpec] = {}
     conditions: tuple[ConditionSpec, ...] = Field(min_length=1)
     models: tuple[ModelSpec, ...] = Field(min_length=1)
     training: TrainingSpec = TrainingSpec()
     arms: tuple[ArmSpec, ...] = (ArmSpec(name="lr-1e-4", lr=1e-4),)
     benchmarks: tuple[BenchmarkSpec, ...] = Field(min_length=1)
-    resources: dict[Literal["prepare", "translate", "train", "evaluate", "summarize"], ResourceSpec] = {}
+    resources: dict[StepKind, ResourceSpec] = {}
     execution: ExecutionSpec = ExecutionSpec()
 
     @field_validator("languages")
@@ -443,7 +513,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif not str(part).startswith(("function-", "function_")):
+        elif part != "[key]" and not str(part).startswith(("function-", "function_")):
             out += f".{part}" if out else str(part)
     return out or "(top level)"
 
@@ -479,10 +549,27 @@ def _cross_reference_problems(doc: dict[str, Any]) -> list[str]:
         for i, a in enumerate(_items(doc, "arms"))
         if isinstance(a.get("conditions"), list) and not set(map(str, a["conditions"])) <= names
     ]
+    problems += _judge_problems(doc)
     for field in ("conditions", "models", "arms", "benchmarks"):
         names = [str(item.get("name")) for item in _items(doc, field) if "name" in item]
         if dupes := sorted({n for n in names if names.count(n) > 1}):
             problems.append(f"{field}: names must be unique; repeated: {', '.join(dupes)}")
+    return problems
+
+
+def _judge_problems(doc: dict[str, Any]) -> list[str]:
+    """open_qa benchmarks name defined judges, and have at least one."""
+    judges = doc.get("judges") if isinstance(doc.get("judges"), dict) else {}
+    known = ", ".join(sorted(map(str, judges))) or "(none defined)"
+    problems = []
+    for i, b in enumerate(_items(doc, "benchmarks")):
+        named = b.get("judges")
+        if isinstance(named, list) and any(j not in judges for j in named):
+            problems.append(f"benchmarks[{i}].judges: got {named!r}; each must be one of the "
+                            f"judges: {known}")
+        elif b.get("kind") == "open_qa" and named is None and not judges:
+            problems.append(f"benchmarks[{i}]: kind open_qa is rated by LLM judges; define one "
+                            "under judges (kind openai or local)")
     return problems
 
 

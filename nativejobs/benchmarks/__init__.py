@@ -6,6 +6,7 @@ hands the results to ``score_generations`` or ``score_choices``.
 
 Kinds: ``extractive_qa`` (XQuAD), ``math_cot`` (MGSM native CoT), ``multiple_choice`` (CMMLU);
 prompts follow lm-evaluation-harness (see each module's docstring for the source files).
+``open_qa`` (OASST1 questions) has no gold answers: its answers are rated by the judge step.
 """
 
 from nativejobs.benchmarks._registry import KINDS as KINDS

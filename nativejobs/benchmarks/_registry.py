@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol, overload
 
-from nativejobs.benchmarks import extractive_qa, math_cot, multiple_choice
+from nativejobs.benchmarks import extractive_qa, math_cot, multiple_choice, open_qa
 from nativejobs.benchmarks._types import ChoiceItem, GenerationItem, ScoredBenchmark
 from nativejobs.errors import StepInputError
 
@@ -43,6 +43,7 @@ def _register(kind: _Kind) -> None:
 _register(_Kind("extractive_qa", extractive_qa.load, extractive_qa.score))
 _register(_Kind("math_cot", math_cot.load, math_cot.score))
 _register(_Kind("multiple_choice", multiple_choice.load, None))
+_register(_Kind("open_qa", open_qa.load, open_qa.score))  # no metric here: the judge step scores
 
 KINDS: tuple[str, ...] = tuple(_REGISTRY)
 
@@ -55,7 +56,7 @@ def _kind(name: str) -> _Kind:
 
 @overload
 def load_items(
-    kind: Literal["extractive_qa", "math_cot"],
+    kind: Literal["extractive_qa", "math_cot", "open_qa"],
     *,
     path: str,
     language: str,
@@ -123,7 +124,7 @@ def score_generations(
     """Score greedy completions of generation items.
 
     Args:
-        kind: A generation kind (``extractive_qa`` or ``math_cot``).
+        kind: A generation kind (``extractive_qa``, ``math_cot`` or ``open_qa``).
         items: Items from ``load_items``.
         outputs: One raw completion per item, in the same order.
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["Engine", "load_engine"]
+__all__ = ["Engine", "Message", "load_engine"]
+
+Message = dict[str, str]  # one chat turn: {"role": "system" | "user" | "assistant", "content": ...}
 
 
 class Engine(Protocol):
@@ -28,6 +30,16 @@ class Engine(Protocol):
 
     def chat_prompt(self, message: str) -> str:
         """``message`` as a one-turn user prompt in the model's chat template (as-is if none)."""
+        ...
+
+    def render_chat(self, messages: list[Message]) -> str:
+        """A conversation, ready for the assistant's next turn, in the model's chat template
+        (without one: the turns' contents separated by blank lines)."""
+        ...
+
+    def with_bos(self, text: str) -> str:
+        """``text`` with the tokenizer's BOS written out if encoding adds one (``generate``
+        encodes prompts without special tokens; training encoded them with)."""
         ...
 
 

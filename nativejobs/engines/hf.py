@@ -47,6 +47,17 @@ class TransformersEngine:
         return self.tokenizer.apply_chat_template([{"role": "user", "content": message}],
                                                   tokenize=False, add_generation_prompt=True)
 
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        if not self.tokenizer.chat_template:
+            return "\n\n".join(m["content"] for m in messages) + "\n\n"
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def with_bos(self, text: str) -> str:
+        tok = self.tokenizer
+        # A BOS for Llama-2 and Gemma, none for SmolLM2 or Qwen: ask the tokenizer itself.
+        adds_bos = bool(tok.bos_token) and tok("x").input_ids[:1] == [tok.bos_token_id]
+        return tok.bos_token + text if adds_bos and not text.startswith(tok.bos_token) else text
+
     def _batches(self, n: int, lengths: list[int]) -> list[list[int]]:
         # Longest first: similar lengths share a batch, so little padding is computed.
         order = sorted(range(n), key=lambda i: -lengths[i])

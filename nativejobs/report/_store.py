@@ -24,38 +24,71 @@ def predictions_path(evaluate_key: str, benchmark: str) -> str:
     return f"{step_dir('evaluate', evaluate_key)}/predictions/{benchmark}.jsonl"
 
 
+def judge_items_path(judge_key: str, benchmark: str) -> str:
+    return f"{step_dir('judge', judge_key)}/items/{benchmark}.jsonl"
+
+
+def _kept(rows: Sequence[Mapping[str, Any]], metrics: set[str]) -> list[dict[str, Any]]:
+    # Keep only what the statistics need: prompts of a 5-shot benchmark are large.
+    return [{"id": row["id"], **{m: row[m] for m in metrics if m in row}} for row in rows]
+
+
+def _merge(items: dict[ItemKey, list[dict[str, Any]]], key: ItemKey,
+           rows: list[dict[str, Any]]) -> None:
+    """Add per-item metric values under ``key``, joined by id to the rows already there."""
+    if key not in items:
+        items[key] = rows
+        return
+    by_id = {str(r["id"]): r for r in items[key]}
+    for row in rows:
+        if str(row["id"]) in by_id:
+            by_id[str(row["id"])].update(row)
+        else:
+            items[key].append(row)
+
+
 def load_items(store: Store, cells: Sequence[Mapping[str, str]],
-               cell_records: Sequence[Sequence[Record]]) -> dict[ItemKey, list[dict[str, Any]]]:
+               cell_records: Sequence[Sequence[Record]], *,
+               judged: Sequence[Mapping[str, str]] = (),
+               judge_records: Sequence[Sequence[Record]] = ()) -> dict[ItemKey, list[dict[str, Any]]]:
     """Per-item rows of every evaluated cell, kept to ``id`` and the records' metrics.
 
     Args:
-        store: The store holding the evaluate steps' outputs.
+        store: The store holding the evaluate and judge steps' outputs.
         cells: ``{evaluate, model, language, condition, arm}`` per cell (summarize's params).
         cell_records: Each cell's ``records.json`` rows (benchmark, metric, ...).
+        judged: ``{evaluate, judge}`` per judge step (summarize's params); a cell gets the
+            per-item ratings of every judge step of its evaluate step.
+        judge_records: Each judge step's ``records.json`` rows, aligned with ``judged``.
 
     Raises:
-        StoreNotFoundError: If a benchmark's predictions file is missing.
+        StoreNotFoundError: If a benchmark's predictions (or a judge's items) file is missing.
     """
     items: dict[ItemKey, list[dict[str, Any]]] = {}
     for cell, rows in zip(cells, cell_records, strict=True):
         for bench in dict.fromkeys(r["benchmark"] for r in rows):
             metrics = {r["metric"] for r in rows if r["benchmark"] == bench}
             key = (cell["model"], cell["arm"], cell["language"], cell["condition"], bench)
-            # Keep only what the statistics need: prompts of a 5-shot benchmark are large.
-            items[key] = [{"id": row["id"], **{m: row[m] for m in metrics if m in row}}
-                          for row in store.get_jsonl(predictions_path(cell["evaluate"], bench))]
+            _merge(items, key, _kept(store.get_jsonl(predictions_path(cell["evaluate"], bench)), metrics))
+    for judgement, rows in zip(judged, judge_records, strict=True):
+        for bench in dict.fromkeys(r["benchmark"] for r in rows):
+            metrics = {r["metric"] for r in rows if r["benchmark"] == bench}
+            kept = _kept(store.get_jsonl(judge_items_path(judgement["judge"], bench)), metrics)
+            for cell in (c for c in cells if c["evaluate"] == judgement["evaluate"]):
+                key = (cell["model"], cell["arm"], cell["language"], cell["condition"], bench)
+                _merge(items, key, [dict(r) for r in kept])
     return items
 
 
 def run_records(store: Store, steps: Sequence[Mapping[str, Any]],
                 done_keys: set[str]) -> list[Record]:
-    """The records of every done evaluate step of a run, joined with the cell's labels."""
+    """The records of every done evaluate and judge step of a run, joined with the cell's labels."""
     records: list[Record] = []
     for s in steps:
-        if s["kind"] == "evaluate" and s["key"] in done_keys:
+        if s["kind"] in ("evaluate", "judge") and s["key"] in done_keys:
             labels = {k: s["labels"][k] for k in ("model", "language", "condition", "arm")}
-            rows = store.get_json(f"{step_dir('evaluate', s['key'])}/records.json")
-            records += [{**labels, **row, "evaluate_key": s["key"]} for row in rows]
+            rows = store.get_json(f"{step_dir(s['kind'], s['key'])}/records.json")
+            records += [{**labels, **row, f"{s['kind']}_key": s["key"]} for row in rows]
     return records
 
 

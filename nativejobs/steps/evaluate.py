@@ -3,6 +3,10 @@
 Inputs: ``adapter`` (PEFT adapter folder).
 Outputs: ``records.json`` (one flat row per benchmark and metric: benchmark, metric, score, n,
 language), ``predictions/<benchmark>.jsonl`` (per-item prompt, prediction, golds, metrics).
+
+``open_qa`` benchmarks are answered greedily in the template the model was fine-tuned with
+(``template``: Alpaca or chat) and give no record here: their predictions (id, question,
+answer) are what the judge steps rate.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from nativejobs.steps._context import StepContext
+from nativejobs.training.data import alpaca_prompt
 
 KIND = "evaluate"
 VERSION = 1
@@ -20,12 +25,13 @@ VERSION = 1
 class Benchmark(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
-    kind: Literal["extractive_qa", "math_cot", "multiple_choice"]
+    kind: Literal["extractive_qa", "math_cot", "multiple_choice", "open_qa"]
     path: str
     dev_path: str | None = None
     shots: int
     limit: int | None = None
     max_new_tokens: int | None = None
+    template: Literal["alpaca", "chat"] | None = None  # open_qa: the fine-tuning prompt template
 
 
 class Model(BaseModel):
@@ -79,10 +85,19 @@ class EvaluateStep:
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
         # Items of one benchmark share max_new_tokens and stop sequences, so a chunk is one batch.
         for chunk in self.ctx.progress(chunks, total=len(chunks), what=f"{bench.name} batches"):
-            outputs += self.engine.generate([it.prompt for it in chunk],
+            outputs += self.engine.generate([self._prompt(bench, it.prompt) for it in chunk],
                                             max_new_tokens=bench.max_new_tokens or chunk[0].max_new_tokens,
                                             stop=chunk[0].stop)
         return score_generations(bench.kind, items, outputs)
+
+    def _prompt(self, bench: Benchmark, text: str) -> str:
+        """The prompt as the model sees it: open_qa questions in the fine-tuning template (as
+        the train step encoded a row without input), other benchmarks' prompts as built."""
+        if bench.kind != "open_qa":
+            return text
+        if bench.template == "chat":
+            return self.engine.chat_prompt(text)
+        return self.engine.with_bos(alpaca_prompt({"instruction": text}))
 
     def run(self) -> dict[str, Any]:
         records: list[dict[str, Any]] = []
@@ -94,8 +109,8 @@ class EvaluateStep:
                                 "score": score, "n": scored.n, "language": self.p.language,
                                 "shots": bench.shots})
             self.ctx.log.info("%s: %s (n=%d)", bench.name,
-                              ", ".join(f"{m}={s:.3f}" for m, s in sorted(scored.metrics.items())),
-                              scored.n)
+                              ", ".join(f"{m}={s:.3f}" for m, s in sorted(scored.metrics.items()))
+                              or "answers kept for the judge steps", scored.n)
         self.ctx.store.put_json(self.ctx.out("records.json"), records)
         return {"records": len(records)}
 

@@ -1,7 +1,9 @@
 """summarize: every evaluated cell's records joined with its labels, analysed and reported.
 
-Inputs: ``cell<i>`` (records.json of each evaluate step); each cell's per-item predictions are
-read from ``steps/evaluate/<key>/predictions/<benchmark>.jsonl`` (the key is in ``cells``).
+Inputs: ``cell<i>`` (records.json of each evaluate step), ``judge<j>`` (records.json of each judge
+step: the open_qa totals and means, joined to every cell of that step's evaluate key); per-item
+values are read from ``steps/evaluate/<key>/predictions/<benchmark>.jsonl`` and
+``steps/judge/<key>/items/<benchmark>.jsonl`` (the keys are in ``cells`` and ``judged``).
 Outputs:
     ``results.json``   the tidy records (model × language × condition × arm × benchmark × metric)
     ``results.csv``    the same as CSV
@@ -45,6 +47,7 @@ class Params(BaseModel):
     experiment: str
     cells: list[dict[str, str]]  # evaluate key + labels (model, language, condition, arm)
     conditions: dict[str, str]  # condition name -> kind
+    judged: list[dict[str, str]] = []  # per judge step: its key, its evaluate key, the judge's name
     # Conditions ΔS subtracts from native; None = every translated one (the paper: cohere, google).
     reference: list[str] | None = None
     # Benchmarks written natively (TyDi QA, CMMLU, C-Eval, native open QA), where round trip vs
@@ -69,11 +72,14 @@ class SummarizeStep:
         self._check_extra()
         self.cell_records = [self.ctx.store.get_json(self.ctx.input_path(f"cell{i}"))
                              for i in range(len(self.p.cells))]
+        self.judge_records = [self.ctx.store.get_json(self.ctx.input_path(f"judge{j}"))
+                              for j in range(len(self.p.judged))]
         try:
-            self.items = load_items(self.ctx.store, self.p.cells, self.cell_records)
+            self.items = load_items(self.ctx.store, self.p.cells, self.cell_records,
+                                    judged=self.p.judged, judge_records=self.judge_records)
         except StoreNotFoundError as e:
-            raise StepInputError(f"an evaluate step is done but its predictions are missing "
-                                 f"({e}); delete its _SUCCESS.json to rerun it") from e
+            raise StepInputError(f"an evaluate or judge step is done but its predictions are "
+                                 f"missing ({e}); delete its _SUCCESS.json to rerun it") from e
 
     @staticmethod
     def _check_extra() -> None:
@@ -90,6 +96,11 @@ class SummarizeStep:
             labels = {k: cell[k] for k in ("model", "language", "condition", "arm")}
             records += [{**labels, **row, "experiment": self.p.experiment,
                          "evaluate_key": cell["evaluate"]} for row in rows]
+            for judgement, judged in zip(self.p.judged, self.judge_records, strict=True):
+                if judgement["evaluate"] == cell["evaluate"]:
+                    records += [{**labels, **row, "experiment": self.p.experiment,
+                                 "evaluate_key": cell["evaluate"], "judge_key": judgement["judge"]}
+                                for row in judged]
         self.ctx.log.info("analysing %d records of %d cells (%d resamples per CI)", len(records),
                           len(self.p.cells), self.p.n_resamples)
         done = [Cell(c["model"], c["language"], c["condition"], c["arm"],

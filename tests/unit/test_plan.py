@@ -445,10 +445,14 @@ def test_paper_spec_is_valid_and_plans_the_papers_grid(repo_root: Path) -> None:
     assert len(spec.models) == 8 and spec.languages == ("es", "ru", "zh")
     assert len(spec.data.mixture.languages) == 8
     # mono: 3 languages × (5 conditions at 1e-4 + 3 at 1e-6) × 8 models = 192;
-    # multi: 3 conditions × 2 lrs × 8 models = 48, each evaluated in 3 languages.
-    assert dict(plan.counts()) == {"prepare": 34, "train": 240, "evaluate": 336, "summarize": 1}
+    # multi: 3 conditions × 2 lrs × 8 models = 48, each evaluated in 3 languages;
+    # every evaluation judged by the two judges (both open QA sets in one judge step each).
+    assert dict(plan.counts()) == {"prepare": 34, "train": 240, "evaluate": 336, "judge": 672,
+                                   "summarize": 1}
+    # The HTTP judge (GPT-4-Turbo) holds no GPU; the local one does.
     assert estimate_gpu_hours(plan, spec) == {"prepare": 0.0, "train": 240 * 4.0,
-                                              "evaluate": 336 * 1.5, "summarize": 0.0}
+                                              "evaluate": 336 * 1.5, "judge": 336 * 0.2,
+                                              "summarize": 0.0}
     seen: set[str] = set()
     for step in plan.steps:
         assert all(i.key in seen for i in step.inputs)

@@ -11,8 +11,8 @@ from nativejobs.benchmarks import KINDS, GenerationItem, load_items, score_gener
 from nativejobs.errors import StepInputError
 
 
-def test_kinds_are_the_three_supported() -> None:
-    assert KINDS == ("extractive_qa", "math_cot", "multiple_choice")
+def test_kinds_are_the_four_supported() -> None:
+    assert KINDS == ("extractive_qa", "math_cot", "multiple_choice", "open_qa")
 
 
 def test_public_api_is_explicit() -> None:
@@ -33,7 +33,8 @@ def test_unknown_kind_lists_known_kinds(data: Path) -> None:
     with pytest.raises(StepInputError) as raised:
         load_items("tydiqa", path=str(data), language="ru", shots=1, limit=None)
     assert str(raised.value) == (
-        "unknown benchmark kind 'tydiqa'; known kinds: extractive_qa, math_cot, multiple_choice"
+        "unknown benchmark kind 'tydiqa'; known kinds: extractive_qa, math_cot, multiple_choice, "
+        "open_qa"
     )
     with pytest.raises(StepInputError, match="known kinds: extractive_qa"):
         score_generations("tydiqa", [], [])

@@ -355,6 +355,31 @@ def judged_spec() -> ExperimentSpec:
         resources={"judge": {"gpus": 1}})
 
 
+def test_judges_run_on_the_eval_image_with_their_key_or_their_gpu() -> None:
+    spec = judged_spec()
+    config = parse_cluster_config({"secret_env": {"JUDGE_API_KEY": {"name": "judge", "key": "k"}}})
+    remote, local = (steps_where(build_plan(spec), "judge", judge=j)[0] for j in ("gpt4", "local"))
+
+    remote_job, local_job = (render_job(s, spec, config, store_uri=STORE) for s in (remote, local))
+
+    assert container(remote_job)["image"] == container(local_job)["image"] == config.images["eval"]
+    assert env_of(remote_job)["JUDGE_API_KEY"]["valueFrom"] == {
+        "secretKeyRef": {"name": "judge", "key": "k"}}
+    assert "JUDGE_API_KEY" not in env_of(local_job)
+    assert "nvidia.com/gpu" not in container(remote_job)["resources"]["limits"]
+    assert container(local_job)["resources"]["limits"]["nvidia.com/gpu"] == "1"
+
+
+def test_judge_key_without_a_secret_is_refused() -> None:
+    spec = judged_spec()
+
+    with pytest.raises(SpecError) as info:
+        render_plan(build_plan(spec), spec, ClusterConfig(), store_uri=STORE)
+
+    (line,) = info.value.problems
+    assert line.startswith("judges.gpt4.api_key_env: JUDGE_API_KEY has no Secret")
+
+
 def test_an_unused_engine_needs_no_secret() -> None:
     spec = tiny_spec(conditions=[condition("native")])
 

@@ -1,0 +1,85 @@
+"""Open-ended QA (OASST1 questions): answered here, rated 1–5 by LLM judges in the judge step.
+
+Test file: JSON lines with ``id`` and ``prompt`` (the authors' ``test-data/test_{lang}.jsonl`` in
+hplt-project/monolingual-multilingual-instruction-tuning: 50 OASST1 questions, ids shared across
+languages). Items carry the bare question; the evaluate step wraps it in the template the model
+was fine-tuned with (Alpaca or chat), as the authors' ``loraft/generate.py`` did, and cuts the
+answer at ``"\\n### "`` (the start of a next Alpaca section, the same cut as that script).
+Decoding is greedy like every generative benchmark here; that script used 4-beam search with
+``no_repeat_ngram_size=6`` (a deviation, so that every benchmark here decodes the same way).
+
+There are no gold answers, so ``score`` computes no metric: it keeps each item's question and
+answer for the judge step, which writes the scores.
+"""
+
+from __future__ import annotations
+
+import json
+
+from nativejobs.benchmarks._files import bad_file, first_n, read_text
+from nativejobs.benchmarks._scoring import check_same_length, cut_at_stop
+from nativejobs.benchmarks._types import GenerationItem, ScoredBenchmark
+from nativejobs.errors import StepInputError
+
+__all__ = ["MAX_NEW_TOKENS", "STOP", "load", "score"]
+
+# The authors' generate.py answered with at most 256 new tokens (max_new_tokens=256).
+MAX_NEW_TOKENS = 256
+STOP = ("\n### ",)
+
+
+def load(
+    *, path: str, language: str, shots: int, limit: int | None, dev_path: str | None
+) -> list[GenerationItem]:
+    """One item per question of a JSONL file of ``{"id", "prompt"}`` rows, in file order.
+
+    Raises:
+        StepInputError: If ``shots`` is not 0, or the file is missing, not JSONL, lacks a field,
+            repeats an id or holds no questions.
+    """
+    if shots:
+        raise StepInputError(f"benchmark kind 'open_qa' is zero-shot; shots is {shots}; set it to 0")
+    questions = _read_questions(path)
+    return [
+        GenerationItem(id=qid, prompt=text, golds=(), stop=STOP, max_new_tokens=MAX_NEW_TOKENS,
+                       language=language)
+        for qid, text in first_n(questions, limit)
+    ]
+
+
+def score(items: list[GenerationItem], outputs: list[str]) -> ScoredBenchmark:
+    """Per-item question and answer for the judge; no metric (the judges score these).
+
+    Raises:
+        ValueError: If the counts differ or there are no items.
+    """
+    check_same_length(items, outputs, "outputs")
+    records: list[dict[str, object]] = [
+        {"id": it.id, "question": it.prompt, "prediction": cut_at_stop(out, it.stop).strip()}
+        for it, out in zip(items, outputs, strict=True)
+    ]
+    return ScoredBenchmark(metrics={}, n=len(records), records=records)
+
+
+def _read_questions(path: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for lineno, line in enumerate(read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise bad_file(path, f"line {lineno} is not JSON ({e.msg})", "give one object a line") from e
+        qid = row.get("id") if isinstance(row, dict) else None
+        text = row.get("prompt") if isinstance(row, dict) else None
+        if not isinstance(qid, (str, int)) or not isinstance(text, str) or not text.strip():
+            raise bad_file(path, f"line {lineno} lacks a string 'id' or a non-empty 'prompt'",
+                           'give rows like {"id": "q1", "prompt": "..."}')
+        if str(qid) in seen:
+            raise bad_file(path, f"line {lineno} repeats id {qid!r}", "give every question its own id")
+        seen.add(str(qid))
+        out.append((str(qid), text))
+    if not out:
+        raise bad_file(path, "holds no questions", 'give JSON lines like {"id": "q1", "prompt": "..."}')
+    return out
