@@ -452,14 +452,26 @@ def cancel(name: Annotated[str, typer.Argument(help="experiment name")], store: 
 @app.command()
 def logs(name: Annotated[str, typer.Argument(help="experiment name")],
          step: Annotated[str, typer.Argument(help="step key (a prefix is enough)")],
-         store: StoreOpt = None) -> None:
-    """Print the log of a step's latest attempt."""
+         store: StoreOpt = None,
+         backend: Annotated[str, typer.Option(
+             help="k8s: the log of the step's running pod, from the cluster")] = "local",
+         namespace: NamespaceOpt = None, kubeconfig: KubeconfigOpt = None) -> None:
+    """Print the log of a step's latest attempt (a running one's too, with --backend k8s)."""
     st = _default_store(store)
     run = _run_record(st, name)
     matches = [s for s in run["steps"] if s["key"].startswith(step.split("/")[-1])]
     if len(matches) != 1:
         _fail(f"step {step!r} matches {len(matches)} steps of {name}; give more of the key", 2)
     s = matches[0]
+    if backend == "k8s":
+        from nativejobs.backends.k8s import KubeClient, pod_log
+
+        kube = KubeClient(namespace or "nativejobs", kubeconfig_path=kubeconfig)
+        text = pod_log(kube, s["key"])
+        if text is None:
+            _fail(f"step {s['key'][:12]} has no pod in namespace {kube.namespace}", 2)
+        sys.stdout.write(text)
+        return
     attempts = _step_logs(st, s["kind"], s["key"])
     if not attempts:
         _fail(f"step {s['key'][:12]} has no logs yet", 2)

@@ -34,7 +34,7 @@ from nativejobs.orchestrate import Observation
 from nativejobs.plan import Step
 from nativejobs.spec import ExperimentSpec
 
-__all__ = ["KubeClient", "KubernetesBackend", "api_client", "retry_delay"]
+__all__ = ["KubeClient", "KubernetesBackend", "api_client", "pod_log", "retry_delay"]
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +311,21 @@ class KubernetesBackend:
                 pod["metadata"]["name"], self.kube.namespace, container="step", _request_timeout=(3, 10)))
         except (ApiException, HTTPError) as e:
             return f"(no log from pod {pod['metadata']['name']}: {_message(e)})\n"
+
+
+def pod_log(kube: KubeClient, step_key: str) -> str | None:
+    """The log of the newest pod of a step (its running attempt), or None if it has no pod."""
+    pods = kube.call(kube.core.list_namespaced_pod, kube.namespace,
+                     label_selector=f"{LABEL_STEP}={step_key}").items
+    if not pods:
+        return None
+    newest = max(pods, key=lambda p: p.metadata.creation_timestamp).metadata.name
+    try:  # once: a kubelet that cannot serve the log will not serve it on a retry either
+        return str(kube.core.read_namespaced_pod_log(newest, kube.namespace, container="step",
+                                                     _request_timeout=(3, 30)))
+    except (ApiException, HTTPError) as e:
+        raise NativeJobsError(f"the cluster could not serve the log of pod {newest}: "
+                              f"{_message(e)[:200]}") from e
 
 
 def _message(e: Exception) -> str:

@@ -128,6 +128,11 @@ def test_a_detached_run_is_driven_by_a_job_with_the_chart_service_account(
     status = subprocess.run([sys.executable, "-m", "nativejobs", "status", "quickstart", "--store",
                              install.store_uri], env=anywhere, cwd=REPO, capture_output=True, text=True)
     assert status.returncode == 0 and status.stdout.count("done") >= len(plan.steps), status.stdout
+    # A pod's own log: kwok runs no kubelet, so the API server cannot serve it; one line says so.
+    logs = cli(install, "logs", "quickstart", plan.steps[0].key[:12], "--store", install.store_uri,
+               "--backend", "k8s", "--namespace", install.namespace, timeout=120)
+    assert logs.returncode == 1 and "could not serve the log of pod nj-prepare-" in logs.stderr, logs.stderr
+    assert "Traceback" not in logs.stderr
 
 
 def test_cancel_from_anywhere_stops_a_detached_run(kube: KubeCluster, install: Install) -> None:
