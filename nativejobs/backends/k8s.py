@@ -34,7 +34,7 @@ from nativejobs.orchestrate import Observation
 from nativejobs.plan import Step
 from nativejobs.spec import ExperimentSpec
 
-__all__ = ["KubeClient", "KubernetesBackend", "api_client", "pod_log", "retry_delay"]
+__all__ = ["KubeClient", "KubernetesBackend", "api_client", "call_with_retries", "pod_log", "retry_delay"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,28 @@ def retry_delay(status: int | None, headers: Mapping[str, str] | None, tries: in
     return random.uniform(0, min(cap_s, base_s * 2 ** tries))
 
 
+def call_with_retries(fn: Callable[..., Any], *args: Any, max_tries: int,
+                      sleep: Callable[[float], None], **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, tried again after ``retry_delay`` on 429, 5xx and lost connections.
+
+    Raises: the last ApiException; NativeJobsError when the API server stays unreachable.
+    """
+    for tries in range(max_tries):
+        try:
+            return fn(*args, **kwargs)
+        except ApiException as e:
+            delay = retry_delay(e.status, e.headers, tries)
+            if delay is None or tries == max_tries - 1:
+                raise
+        except HTTPError as e:  # connection refused/reset: the API server is restarting
+            if tries == max_tries - 1:
+                raise NativeJobsError(f"Kubernetes API unreachable: {e}") from e
+            delay = retry_delay(None, None, tries) or 0.0
+        log.debug("retrying %s in %.1fs", getattr(fn, "__name__", fn), delay)
+        sleep(delay)
+    raise AssertionError("unreachable")
+
+
 class KubeClient:
     """The API calls the backend makes, in one namespace, each retried by ``retry_delay``."""
 
@@ -69,20 +91,7 @@ class KubeClient:
         self.core = k8s.CoreV1Api(self.api)
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        for tries in range(self.max_tries):
-            try:
-                return fn(*args, **kwargs)
-            except ApiException as e:
-                delay = retry_delay(e.status, e.headers, tries)
-                if delay is None or tries == self.max_tries - 1:
-                    raise
-            except HTTPError as e:  # connection refused/reset: the API server is restarting
-                delay = retry_delay(None, None, tries)
-                if delay is None or tries == self.max_tries - 1:
-                    raise NativeJobsError(f"Kubernetes API unreachable: {e}") from e
-            log.debug("retrying %s in %.1fs", getattr(fn, "__name__", fn), delay)
-            self._sleep(delay)
-        raise AssertionError("unreachable")
+        return call_with_retries(fn, *args, max_tries=self.max_tries, sleep=self._sleep, **kwargs)
 
     def plain(self, obj: Any) -> Obj:
         """An API model object as the camelCase dict the API server speaks."""
@@ -126,6 +135,9 @@ class _Mirror:
 
     def start(self) -> None:
         self._relist()
+        self.start_watching()
+
+    def start_watching(self) -> None:
         self._thread = threading.Thread(target=self._watch_forever, daemon=True,
                                         name=f"watch-{self.list_fn.__name__}")
         self._thread.start()

@@ -80,3 +80,48 @@ def test_retry_delay_backs_off_exponentially_with_jitter(status: int | None) -> 
         delays = [retry_delay(status, None, tries) for _ in range(50)]
         assert all(d is not None and 0 <= d <= min(30.0, 0.5 * 2 ** tries) for d in delays)
     assert max(retry_delay(status, None, 5) or 0 for _ in range(50)) > 0.5  # it grows
+
+
+def test_calls_are_retried_on_429_with_retry_after_then_succeed() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    from nativejobs.backends.k8s import call_with_retries
+
+    slept: list[float] = []
+    answers: list[Any] = [ApiException(status=429), ApiException(status=503), "created"]
+    answers[0].headers = {"Retry-After": "3"}
+
+    def create() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert call_with_retries(create, max_tries=5, sleep=slept.append) == "created"
+    assert slept[0] == 3.0 and len(slept) == 2
+
+
+def test_a_client_error_is_not_retried_and_a_lasting_outage_gives_up() -> None:
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import NewConnectionError
+
+    from nativejobs.backends.k8s import call_with_retries
+    from nativejobs.errors import NativeJobsError
+
+    calls: list[int] = []
+
+    def forbidden() -> None:
+        calls.append(1)
+        raise ApiException(status=403)
+
+    with pytest.raises(ApiException):
+        call_with_retries(forbidden, max_tries=5, sleep=lambda s: None)
+    assert len(calls) == 1
+
+    def down() -> None:
+        calls.append(2)
+        raise NewConnectionError(None, "connection refused")  # type: ignore[arg-type]
+
+    with pytest.raises(NativeJobsError, match="unreachable"):
+        call_with_retries(down, max_tries=3, sleep=lambda s: None)
+    assert calls.count(2) == 3
