@@ -224,3 +224,21 @@ def test_a_watch_from_an_expired_version_relists_and_keeps_up(kube: KubeCluster,
     mirror.stop()
     assert "expired; re-listing" in caplog.text  # the API server did answer 410 Gone
     assert "seen" in mirror.items  # re-listed after it, then watched again
+
+
+def test_a_step_blocked_by_a_quota_says_so(kube: KubeCluster, namespace: str, s3_store: Store,
+                                           spec: ExperimentSpec) -> None:
+    client.CoreV1Api(kube.api_client()).create_namespaced_resource_quota(namespace, {
+        "metadata": {"name": "no-pods"}, "spec": {"hard": {"pods": "0"}}})
+    backend = _backend(kube, namespace, spec)
+    explained: dict[str, Any] = {}
+
+    def stop(status: RunStatus) -> bool:
+        explained.update(backend.pending)
+        return bool(explained)
+
+    _run(build_plan(spec), s3_store, backend, stop=stop, timeout_s=90)
+    backend.cancel_all()
+    backend.close()
+    why = next(iter(explained.values()))
+    assert why.startswith("quota exceeded:") and "no-pods" in why, why
