@@ -115,6 +115,7 @@ def render(spec: SpecArg, store: StoreOpt = None,
     from nativejobs.k8s.render import render_plan, to_yaml
 
     s, p = _load(spec)
+    _warn_local_inputs(s)
     config = load_cluster_config(cluster_config)
     if namespace:
         config = config.model_copy(update={"namespace": namespace})
@@ -143,6 +144,17 @@ def doctor(store: StoreOpt = None, cluster_config: ClusterConfigOpt = None,
         out.print(f"{mark} {c.name}{': ' + c.detail if c.detail else ''}", highlight=False)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
+
+
+def _warn_local_inputs(spec: ExperimentSpec) -> None:
+    from nativejobs.k8s.render import local_inputs
+
+    if found := local_inputs(spec):
+        err.print(f"[yellow]warning:[/yellow] {len(found)} input file(s) are paths on this machine; "
+                  "step pods read them only if their image or a volume has them at the same path. "
+                  "Put them in the store (s3://...) to be safe:", highlight=False)
+        for line in found:
+            err.print(f"  {line}", highlight=False, markup=False)
 
 
 def _record_run(store: Store, spec: ExperimentSpec, plan: Plan) -> None:
@@ -212,6 +224,8 @@ def submit(spec: SpecArg, store: StoreOpt = None, backend: BackendOpt = "local",
     if backend == "k8s" and not st.uri.startswith("s3://"):
         _fail(f"--store: got {st.uri!r}; Jobs on a cluster need a store they can reach: "
               "an s3:// URI (spec `store:` or --store)", 2)
+    if backend == "k8s":
+        _warn_local_inputs(s)
     _record_run(st, s, p)
     st.delete(_cancel_path(p.name))  # a new submit overrides an earlier cancel
     if detach:

@@ -20,9 +20,23 @@ from nativejobs.plan import Plan, Step, engine_params, uses_gpu
 from nativejobs.spec import ExperimentSpec
 
 __all__ = [
-    "CONTAINER", "CONTAINER_SECURITY", "LABEL_ATTEMPT", "LABEL_EXPERIMENT", "LABEL_KIND",
-    "LABEL_STEP", "MANAGED_BY", "QUEUE_LABEL", "TITLE_ANNOTATION", "job_name", "pod_security",
-    "render_job", "render_plan", "selector", "store_env", "to_yaml",
+    "CONTAINER",
+    "CONTAINER_SECURITY",
+    "LABEL_ATTEMPT",
+    "LABEL_EXPERIMENT",
+    "LABEL_KIND",
+    "LABEL_STEP",
+    "MANAGED_BY",
+    "QUEUE_LABEL",
+    "TITLE_ANNOTATION",
+    "job_name",
+    "local_inputs",
+    "pod_security",
+    "render_job",
+    "render_plan",
+    "selector",
+    "store_env",
+    "to_yaml",
 ]
 
 MANAGED_BY = ("app.kubernetes.io/managed-by", "nativejobs")
@@ -96,6 +110,18 @@ def render_plan(plan: Plan, spec: ExperimentSpec, config: ClusterConfig, *,
                 store_uri: str) -> list[dict[str, Any]]:
     """Attempt 1 of every step, in plan order. Raises: SpecError as ``render_job``."""
     return [render_job(step, spec, config, store_uri=store_uri) for step in plan.steps]
+
+
+def local_inputs(spec: ExperimentSpec) -> list[str]:
+    """``field: path`` of every input file the spec names on this machine's disk: a pod reads
+    it only if the image or a volume has it at the same path; s3:// and hub sources travel."""
+    named: list[tuple[str, str | None]] = [("data.native.path", spec.data.native.path),
+                                           ("data.english.path", spec.data.english.path)]
+    named += [(f"conditions[{i}].source.path", c.source.path)
+              for i, c in enumerate(spec.conditions) if c.source]
+    for i, b in enumerate(spec.benchmarks):
+        named += [(f"benchmarks[{i}].path", b.path), (f"benchmarks[{i}].dev_path", b.dev_path)]
+    return [f"{field}: {path}" for field, path in named if path and not path.startswith("s3://")]
 
 
 def to_yaml(manifests: list[dict[str, Any]]) -> str:

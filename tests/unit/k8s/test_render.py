@@ -395,3 +395,13 @@ def test_bad_cpu_quantity_is_one_line(plan: Plan) -> None:
 
     assert info.value.problems == [
         "resources.train.cpu: got 'two'; give cores like \"4\" or millicores like \"500m\""]
+
+
+def test_local_inputs_are_listed_and_s3_inputs_are_not() -> None:
+    from nativejobs.k8s.render import local_inputs
+
+    spec = make_spec_model(data={"native": {"kind": "files", "path": "s3://b/native/{lang}.jsonl"},
+                                 "english": {"kind": "files", "path": "data/en.jsonl"}},
+                           benchmarks=[bench("qa", path="s3://b/qa.{lang}.json"), bench("mc")])
+    assert local_inputs(spec) == ["data.english.path: data/en.jsonl",
+                                  "benchmarks[1].path: bench/mc.{lang}.json"]
