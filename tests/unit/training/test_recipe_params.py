@@ -70,3 +70,11 @@ def test_progress_round_trips_through_json() -> None:
     again = Progress.from_json(prog.to_json())
 
     assert again == prog and again.best_perplexity == 9.49
+
+
+def test_patience_without_heldout_data_is_rejected() -> None:
+    """Patience measures held-out perplexity; without held-out data it would never fire."""
+    p = Params.model_validate(_params(patience=2, heldout_fraction=0.0))
+
+    assert _problems(p) == ["training.patience 2 needs held-out data to measure; set "
+                            "training.heldout_fraction > 0 or patience: null"]
