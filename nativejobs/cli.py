@@ -69,6 +69,24 @@ def validate(spec: SpecArg) -> None:
               f"benchmarks, {len(plan.steps)} steps")
 
 
+@app.command()
+def sources(spec: SpecArg) -> None:
+    """Check that every benchmark source of a spec loads (files parsed, hub ids looked up)."""
+    from nativejobs.benchmarks import check_sources
+
+    checks = check_sources(load_spec(spec))
+    table = Table(title=f"benchmark sources of {spec}")
+    for col in ("benchmark", "language", "split", "source", "status", "detail"):
+        table.add_column(col)
+    colour = {"ok": "green", "error": "red", "unchecked": "yellow"}
+    for c in checks:
+        table.add_row(c.benchmark, c.language, c.split, c.source,
+                      f"[{colour[c.status]}]{c.status}[/{colour[c.status]}]", c.message)
+    out.print(table)
+    if bad := [c for c in checks if c.status == "error"]:
+        raise RunFailedError(f"{len(bad)} of {len(checks)} benchmark sources do not load; see the table")
+
+
 def _done_keys(plan: Plan, store: Store) -> set[str]:
     return {s.key for s in plan.steps if store.is_done(s.kind, s.key)}
 

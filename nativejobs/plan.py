@@ -35,6 +35,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from nativejobs.benchmarks.catalog import HARNESS_KINDS, HARNESS_VERSION, TASK_VERSIONS, harness_benchmark
 from nativejobs.judge import PROMPT_VERSION
 from nativejobs.spec import ArmSpec, ConditionSpec, ExperimentSpec, ModelSpec
 from nativejobs.steps import VERSIONS
@@ -230,14 +231,26 @@ def _arms(spec: ExperimentSpec, cond: ConditionSpec, mode: str) -> list[ArmSpec]
             and (a.conditions is None or cond.name in a.conditions)]
 
 
+_UNSET_LEFT_OUT = ("dataset", "revision", "chat_template")  # fields newer than the first keys
+
+
 def _benchmarks(spec: ExperimentSpec, lang: str) -> list[dict[str, Any]]:
     """The evaluate step's benchmarks: judges are left out (an edit to them re-judges, it does
-    not re-answer); open_qa answers in the fine-tuning template, which is in."""
+    not re-answer); open_qa answers in the fine-tuning template, which is in. Harness kinds
+    carry the pinned lm-eval version and, for the project's own tasks, their task version;
+    optional fields left unset stay out, so adding one to the spec moves no existing key."""
     out = []
     for b in spec.benchmarks:
         if b.languages is None or lang in b.languages:
-            params = b.model_dump(mode="json", exclude={"languages", "judges"})
-            out.append(params | ({"template": spec.training.template} if b.kind == "open_qa" else {}))
+            unset = {f for f in _UNSET_LEFT_OUT if getattr(b, f) in (None, False)}
+            params = b.model_dump(mode="json", exclude={"languages", "judges", *unset})
+            if b.kind == "open_qa":
+                params["template"] = spec.training.template
+            if b.kind in HARNESS_KINDS:
+                params["harness"] = HARNESS_VERSION
+                if (version := TASK_VERSIONS.get(harness_benchmark(b.kind).tasks[lang])) is not None:
+                    params["task_version"] = version
+            out.append(params)
     return out
 
 

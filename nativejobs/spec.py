@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from nativejobs.benchmarks.catalog import HARNESS_KINDS, harness_benchmark
 from nativejobs.errors import SpecError
 from nativejobs.languages import LANGUAGES
 
@@ -343,6 +344,9 @@ class TrainingSpec(_Model):
         if self.micro_batch_size and self.effective_batch_size % self.micro_batch_size:
             raise ValueError(f"micro_batch_size {self.micro_batch_size} must divide "
                              f"effective_batch_size {self.effective_batch_size}")
+        if self.patience and not self.heldout_fraction:
+            raise ValueError(f"patience {self.patience} needs held-out data to measure: set "
+                             "heldout_fraction > 0, or patience: null")
         return self
 
 
@@ -404,25 +408,53 @@ class JudgeSpec(_KeyedByEnv):
         return self
 
 
-class BenchmarkSpec(_Model):
-    """A benchmark, read from files in its upstream format; ``{lang}`` in paths is replaced.
+_OWN_KINDS = ("extractive_qa", "math_cot", "multiple_choice")  # the project's own implementations
+BenchmarkKind = Literal["tydiqa", "cmmlu", "ceval", "xquad", "mgsm", "okapi_mmlu", "mmmlu",
+                        "extractive_qa", "math_cot", "multiple_choice", "open_qa"]
+_GENERATIVE = ("tydiqa", "xquad", "mgsm", "extractive_qa", "math_cot", "open_qa")
 
-    ``open_qa``: open-ended questions (JSON lines of ``id`` and ``prompt``), answered in the
-    fine-tuning template and rated by the LLM ``judges`` (the judge step).
+
+class BenchmarkSpec(_Model):
+    """A benchmark; ``{lang}`` in paths is replaced by the language.
+
+    Kinds ``tydiqa``, ``cmmlu``, ``ceval``, ``xquad``, ``mgsm``, ``okapi_mmlu`` (machine-translated
+    MMLU) and ``mmmlu`` (human-translated MMLU) run through lm-evaluation-harness with the
+    paper's tasks and shots (``nativejobs.benchmarks.catalog``). Their data comes from the hub
+    by default (``dataset``/``revision`` pick another id or revision); ``path`` and ``dev_path``
+    replace it with local or ``s3://`` files in the upstream format: a file, a folder or a glob
+    (CMMLU and C-Eval: one file per subject; every subject found is scored, with a per-subject
+    and an aggregate score). ``extractive_qa``, ``math_cot`` and ``multiple_choice`` are the
+    project's own implementations of XQuAD, MGSM and CMMLU prompts on files. ``open_qa``:
+    open-ended questions (JSON lines of ``id`` and ``prompt``), answered in the fine-tuning
+    template and rated by the LLM ``judges`` (the judge step).
     """
 
     name: str = Field(pattern=_NAME)
-    kind: Literal["extractive_qa", "math_cot", "multiple_choice", "open_qa"]
-    path: str
-    dev_path: str | None = None  # few-shot examples (MGSM exemplars, CMMLU dev)
+    kind: BenchmarkKind
+    path: str | None = None  # None: the hub (harness kinds only)
+    dev_path: str | None = None  # few-shot examples (MGSM exemplars, CMMLU dev, TyDi QA train)
+    dataset: str | None = Field(default=None, min_length=1)  # harness kinds: another hub id
+    revision: str | None = Field(default=None, min_length=1)  # harness kinds: a hub revision
     languages: tuple[LanguageCode, ...] | None = None  # None = every spec language
+    # Default: the paper's for harness kinds (TyDi QA 1, XQuAD 0, the others 5; PROTOCOL.md), else 0.
     shots: int = Field(default=0, ge=0)
+    # First items of each task (of each subject, for CMMLU, C-Eval and MMMLU); None = all.
     limit: int | None = Field(default=None, gt=0)
     # None = the benchmark's own cap (MGSM: 256, which can cut a long chain of thought; open_qa:
     # 256, the authors' generate.py)
     max_new_tokens: int | None = Field(default=None, gt=0)
+    # harness kinds: prompts in the model's chat template, few-shot turns as a conversation.
+    # The paper evaluated base models without one (lm-eval's default).
+    chat_template: bool = False
     # open_qa: names of the judges (keys of `judges`) that rate the answers; None = every judge
     judges: tuple[str, ...] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paper_shots(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "shots" not in data and data.get("kind") in HARNESS_KINDS:
+            return {**data, "shots": harness_benchmark(data["kind"]).shots}
+        return data
 
     @field_validator("path", "dev_path")
     @classmethod
@@ -434,11 +466,41 @@ class BenchmarkSpec(_Model):
         if self.kind == "open_qa" and (self.shots or self.dev_path):
             raise ValueError(f"benchmark {self.name!r} of kind open_qa is zero-shot; give it no "
                              "shots or dev_path")
-        if self.shots and not self.dev_path:
-            raise ValueError(f"benchmark {self.name!r} has shots {self.shots} but no dev_path")
+        problem = (self._harness_problem() if self.kind in HARNESS_KINDS else self._own_problem())
+        if problem:
+            raise ValueError(f"benchmark {self.name!r}: {problem}")
         if self.judges is not None and self.kind != "open_qa":
             raise ValueError(f"benchmark {self.name!r}: judges are for kind open_qa only")
+        if self.max_new_tokens is not None and self.kind not in _GENERATIVE:
+            raise ValueError(f"benchmark {self.name!r}: kind {self.kind} is scored by "
+                             "log-likelihood and generates nothing; remove max_new_tokens")
         return self
+
+    def _own_problem(self) -> str | None:
+        if self.path is None:
+            return f"kind {self.kind} reads files; give a path"
+        if self.dataset or self.revision or self.chat_template:
+            return "dataset, revision and chat_template are for the lm-eval kinds only"
+        if self.shots and not self.dev_path:
+            return f"has shots {self.shots} but no dev_path"
+        return None
+
+    def _harness_problem(self) -> str | None:
+        entry = harness_benchmark(self.kind)
+        if self.languages and (missing := sorted(set(self.languages) - set(entry.languages))):
+            return (f"kind {self.kind} has no task in {', '.join(missing)}; "
+                    f"its languages: {', '.join(entry.languages)}")
+        if self.path is None:
+            return "dev_path needs a path (the test files) too" if self.dev_path else None
+        if self.dataset or self.revision:
+            return "dataset and revision pick a hub dataset; give them or a path, not both"
+        if self.dev_path and entry.fewshot_split is None:
+            return (f"kind {self.kind} takes its few-shot examples from its {entry.eval_split} "
+                    "split; give no dev_path")
+        if self.shots and entry.fewshot_split and not self.dev_path:
+            return (f"has shots {self.shots} but no dev_path (the {entry.fewshot_split} split "
+                    "the few-shot examples come from)")
+        return None
 
     def judge_names(self, judges: dict[str, JudgeSpec]) -> tuple[str, ...]:
         """The judges that rate this benchmark (none unless it is open_qa)."""
@@ -549,7 +611,7 @@ def _cross_reference_problems(doc: dict[str, Any]) -> list[str]:
         for i, a in enumerate(_items(doc, "arms"))
         if isinstance(a.get("conditions"), list) and not set(map(str, a["conditions"])) <= names
     ]
-    problems += _judge_problems(doc)
+    problems += _judge_problems(doc) + _benchmark_language_problems(doc)
     for field in ("conditions", "models", "arms", "benchmarks"):
         names = [str(item.get("name")) for item in _items(doc, field) if "name" in item]
         if dupes := sorted({n for n in names if names.count(n) > 1}):
@@ -570,6 +632,20 @@ def _judge_problems(doc: dict[str, Any]) -> list[str]:
         elif b.get("kind") == "open_qa" and named is None and not judges:
             problems.append(f"benchmarks[{i}]: kind open_qa is rated by LLM judges; define one "
                             "under judges (kind openai or local)")
+    return problems
+
+
+def _benchmark_language_problems(doc: dict[str, Any]) -> list[str]:
+    """A harness benchmark without ``languages`` runs in every spec language: it needs them all."""
+    langs = doc.get("languages") if isinstance(doc.get("languages"), list) else []
+    problems = []
+    for i, b in enumerate(_items(doc, "benchmarks")):
+        if b.get("kind") in HARNESS_KINDS and b.get("languages") is None:
+            have = harness_benchmark(str(b["kind"])).languages
+            if missing := sorted({str(x) for x in langs} - set(have)):
+                problems.append(f"benchmarks[{i}].languages: kind {b['kind']} has no task in "
+                                f"{', '.join(missing)}; list the languages to run it in, from: "
+                                f"{', '.join(have)}")
     return problems
 
 

@@ -1,14 +1,20 @@
 """Inference shared by translate, evaluate and judge: one protocol, one registry.
 
-On CPU (and on GPU without vLLM) the transformers engine serves; vLLM joins on GPU.
+``transformers`` (``hf.py``): CPU or GPU, a PEFT adapter merged into the weights. ``vllm``
+(``vllm.py``): GPU only, the adapter served as a LoRA request. ``auto`` picks vLLM where it can
+serve (installed, CUDA visible), else transformers. Engines know no benchmarks; the evaluate
+step hands ``harness_lm()`` to lm-evaluation-harness, so one load serves every benchmark.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
-__all__ = ["Engine", "Message", "load_engine"]
+__all__ = ["BACKENDS", "Backend", "Engine", "Message", "load_engine", "resolve_backend"]
+
+Backend = Literal["auto", "transformers", "vllm"]
+BACKENDS: tuple[str, ...] = ("auto", "transformers", "vllm")
 
 Message = dict[str, str]  # one chat turn: {"role": "system" | "user" | "assistant", "content": ...}
 
@@ -17,6 +23,7 @@ class Engine(Protocol):
     """A loaded model that completes prompts and scores continuations."""
 
     batch_size: int
+    name: str  # the backend: "transformers" or "vllm"
 
     def generate(self, prompts: list[str], *, max_new_tokens: int, stop: tuple[str, ...] = (),
                  temperature: float = 0.0, seed: int = 0) -> list[str]:
@@ -42,10 +49,36 @@ class Engine(Protocol):
         encodes prompts without special tokens; training encoded them with)."""
         ...
 
+    def harness_lm(self) -> Any:
+        """The loaded model as an lm-evaluation-harness ``LM`` (no second load)."""
+        ...
+
+
+def resolve_backend(backend: str) -> str:
+    """``auto`` -> ``vllm`` where vLLM can serve (installed, CUDA visible), else ``transformers``."""
+    if backend != "auto":
+        return backend
+    from nativejobs.engines.vllm import vllm_usable
+
+    return "vllm" if vllm_usable() else "transformers"
+
 
 def load_engine(model_id: str, *, revision: str | None = None, adapter: Path | None = None,
-                batch_size: int = 8) -> Engine:
-    """Load ``model_id`` (hub id, local path or ``pypi:<package>``) with an optional LoRA adapter."""
+                batch_size: int = 8, backend: str = "transformers") -> Engine:
+    """Load ``model_id`` (hub id, local path or ``pypi:<package>``) with an optional LoRA adapter.
+
+    Raises:
+        StepInputError: If ``backend`` is vllm and vLLM cannot serve here, or is unknown.
+    """
+    chosen = resolve_backend(backend)
+    if chosen == "vllm":
+        from nativejobs.engines.vllm import VLLMEngine
+
+        return VLLMEngine(model_id, revision=revision, adapter=adapter, batch_size=batch_size)
+    if chosen != "transformers":
+        from nativejobs.errors import StepInputError
+
+        raise StepInputError(f"engine backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}")
     from nativejobs.engines.hf import TransformersEngine
 
     return TransformersEngine(model_id, revision=revision, adapter=adapter, batch_size=batch_size)

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from nativejobs.engines import _chat
 from nativejobs.engines.models import resolve_model
 
 __all__ = ["TransformersEngine"]
@@ -23,6 +24,8 @@ def _cut(text: str, stop: tuple[str, ...]) -> str:
 
 class TransformersEngine:
     """One model (plus an optional PEFT adapter) loaded once and reused for every request."""
+
+    name = "transformers"
 
     def __init__(self, model_id: str, *, revision: str | None = None, adapter: Path | None = None,
                  batch_size: int = 8) -> None:
@@ -42,21 +45,19 @@ class TransformersEngine:
         self.batch_size = batch_size
 
     def chat_prompt(self, message: str) -> str:
-        if not self.tokenizer.chat_template:
-            return message
-        return self.tokenizer.apply_chat_template([{"role": "user", "content": message}],
-                                                  tokenize=False, add_generation_prompt=True)
+        return _chat.chat_prompt(self.tokenizer, message)
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
-        if not self.tokenizer.chat_template:
-            return "\n\n".join(m["content"] for m in messages) + "\n\n"
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return _chat.render_chat(self.tokenizer, messages)
 
     def with_bos(self, text: str) -> str:
-        tok = self.tokenizer
-        # A BOS for Llama-2 and Gemma, none for SmolLM2 or Qwen: ask the tokenizer itself.
-        adds_bos = bool(tok.bos_token) and tok("x").input_ids[:1] == [tok.bos_token_id]
-        return tok.bos_token + text if adds_bos and not text.startswith(tok.bos_token) else text
+        return _chat.with_bos(self.tokenizer, text)
+
+    def harness_lm(self) -> Any:
+        """This model as an lm-evaluation-harness ``HFLM``: the same weights, no second load."""
+        from lm_eval.models.huggingface import HFLM
+
+        return HFLM(pretrained=self.model, tokenizer=self.tokenizer, batch_size=self.batch_size)
 
     def _batches(self, n: int, lengths: list[int]) -> list[list[int]]:
         # Longest first: similar lengths share a batch, so little padding is computed.

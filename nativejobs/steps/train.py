@@ -91,9 +91,6 @@ def _problems(p: Params) -> list[str]:
                         f"effective_batch_size {t.effective_batch_size}")
     if p.lr <= 0 or not math.isfinite(p.lr):
         problems.append(f"lr: got {p.lr}; must be a positive number")
-    if t.patience and t.heldout_fraction == 0:
-        problems.append(f"training.patience {t.patience} needs held-out data to measure; set "
-                        "training.heldout_fraction > 0 or patience: null")
     return problems
 
 

@@ -147,7 +147,7 @@ def test_results_cover_every_condition_and_benchmark_kind(finished_run: dict[str
     assert all(required <= r.keys() for r in records)
     cells = {(r["language"], r["condition"], r["kind"]) for r in records}
     assert cells == {("es", c, k) for c in ("native", "translated", "rtt")
-                     for k in ("extractive_qa", "math_cot", "multiple_choice")}
+                     for k in ("xquad", "mgsm", "okapi_mmlu")}
     assert all(0.0 <= r["score"] <= 1.0 and r["n"] > 0 for r in records)
     md = nativejobs("results", "tiny", "--store", store, "--format", "md")
     assert "ΔS" in md.stdout and "translated" in md.stdout

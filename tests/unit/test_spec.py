@@ -103,6 +103,8 @@ SINGLE_PROBLEMS = [
                  "langauges: unknown key", ("spelling",), id="unknown-top-key"),
     pytest.param(lambda d: set_path(d, "data.native.pth", "x.jsonl"),
                  "data.native.pth: unknown key", (), id="unknown-deep-key"),
+    pytest.param(lambda d: set_path(set_path(d, "training.patience", 2), "training.heldout_fraction", 0),
+                 "training: got", ("patience 2 needs held-out data",), id="patience-without-heldout"),
     pytest.param(lambda d: set_path(d, "training.epochs", "ten"),
                  "training.epochs: got 'ten'", ("integer",), id="wrong-type"),
     pytest.param(lambda d: set_path(d, "arms[0].lr", -3e-4),

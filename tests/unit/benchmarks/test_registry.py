@@ -18,7 +18,11 @@ def test_kinds_are_the_four_supported() -> None:
 def test_public_api_is_explicit() -> None:
     assert sorted(benchmarks.__all__) == sorted(
         [
+            "HARNESS_KINDS",
+            "HARNESS_VERSION",
             "KINDS",
+            "SourceCheck",
+            "check_sources",
             "ChoiceItem",
             "GenerationItem",
             "ScoredBenchmark",
