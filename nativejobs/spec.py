@@ -638,6 +638,7 @@ def _judge_problems(doc: dict[str, Any]) -> list[str]:
 def _benchmark_language_problems(doc: dict[str, Any]) -> list[str]:
     """A harness benchmark without ``languages`` runs in every spec language: it needs them all."""
     langs = doc.get("languages") if isinstance(doc.get("languages"), list) else []
+    langs = [x for x in langs if x in LANGUAGES]  # an unknown code has its own error already
     problems = []
     for i, b in enumerate(_items(doc, "benchmarks")):
         if b.get("kind") in HARNESS_KINDS and b.get("languages") is None:
