@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -125,3 +126,26 @@ def test_a_client_error_is_not_retried_and_a_lasting_outage_gives_up() -> None:
     with pytest.raises(NativeJobsError, match="unreachable"):
         call_with_retries(down, max_tries=3, sleep=lambda s: None)
     assert calls.count(2) == 3
+
+
+def test_a_watch_answered_410_gone_relists_at_once_and_watches_again() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    from nativejobs.backends.k8s import _Mirror
+
+    mirror = _Mirror(None, lambda *a, **k: None, "x=y")  # type: ignore[arg-type]
+    happened: list[str] = []
+
+    def watch_once() -> None:
+        happened.append("watch")
+        if happened.count("watch") == 1:
+            raise ApiException(status=410, reason="Gone")
+        mirror.stop()
+
+    mirror._watch_once = watch_once  # type: ignore[method-assign]
+    mirror._relist = lambda: happened.append("relist")  # type: ignore[method-assign]
+    started = time.monotonic()
+    mirror._watch_forever()
+
+    assert happened == ["watch", "relist", "watch"]
+    assert time.monotonic() - started < 0.5  # an expired version is routine: no backoff
