@@ -331,7 +331,7 @@ def _drive(s: ExperimentSpec, p: Plan, st: Store, runner: Any, *, max_parallel: 
                     raise _Cancelled
             status = orch.run(st.uri, on_pass=on_pass, poll_s=0.5 if live else 2.0)
     except KeyboardInterrupt:
-        if hasattr(runner, "close"):  # a cluster's Jobs outlive the controller: resubmit adopts them
+        if runner.outlives_controller:  # a cluster's Jobs: a resubmit adopts them
             _fail(f"interrupted; Jobs keep running and finished steps are kept. Run `{resume_hint}` to "
                   f"follow them again, or `nativejobs cancel {p.name}` to stop them.", 130)
         runner.cancel_all()

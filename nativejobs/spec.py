@@ -677,12 +677,16 @@ def load_spec(path: Path) -> ExperimentSpec:
 
     Raises: SpecError if the file is unreadable, not YAML, or invalid.
     """
+    return parse_spec(read_yaml(path, "the spec"), base_dir=path.resolve().parent)
+
+
+def read_yaml(path: Path, what: str) -> Any:
+    """The YAML document in ``path``. Raises: SpecError (one line) if unreadable or not YAML."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as e:
-        raise SpecError([f"{path}: cannot read the spec ({e.strerror})"]) from e
+        raise SpecError([f"{path}: cannot read {what} ({e.strerror})"]) from e
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise SpecError([f"{path}{where}: not valid YAML ({getattr(e, 'problem', e)})"]) from e
-    return parse_spec(doc, base_dir=path.resolve().parent)

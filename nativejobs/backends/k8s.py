@@ -220,6 +220,8 @@ class _Current:
 class KubernetesBackend:
     """Runs each step attempt as a Job in ``config.namespace``."""
 
+    outlives_controller = True  # Jobs keep running when the controller stops
+
     def __init__(self, kube: KubeClient, spec: ExperimentSpec, config: ClusterConfig) -> None:
         self.kube, self.spec, self.config = kube, spec, config
         # Every nativejobs Job of the namespace, not only this experiment's: a step another

@@ -59,6 +59,8 @@ class _Child:
 class LocalBackend:
     """Runs each step as a forked process of a warm fork server."""
 
+    outlives_controller = False  # children die with the controller
+
     def __init__(self, *, log_dir: Path, threads_per_step: int, preload: bool = True) -> None:
         self.log_dir = log_dir
         self.threads = threads_per_step

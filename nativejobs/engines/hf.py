@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from nativejobs.engines import _chat
+from nativejobs.engines._chat import ChatPrompts
 from nativejobs.engines.models import resolve_model
 
 __all__ = ["TransformersEngine"]
@@ -22,7 +22,7 @@ def _cut(text: str, stop: tuple[str, ...]) -> str:
     return text[: min(ends)] if ends else text
 
 
-class TransformersEngine:
+class TransformersEngine(ChatPrompts):
     """One model (plus an optional PEFT adapter) loaded once and reused for every request."""
 
     name = "transformers"
@@ -43,15 +43,6 @@ class TransformersEngine:
             model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
         self.model = model.to(self.device).eval()
         self.batch_size = batch_size
-
-    def chat_prompt(self, message: str) -> str:
-        return _chat.chat_prompt(self.tokenizer, message)
-
-    def render_chat(self, messages: list[dict[str, str]]) -> str:
-        return _chat.render_chat(self.tokenizer, messages)
-
-    def with_bos(self, text: str) -> str:
-        return _chat.with_bos(self.tokenizer, text)
 
     def harness_lm(self) -> Any:
         """This model as an lm-evaluation-harness ``HFLM``: the same weights, no second load."""

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nativejobs.engines import _chat
+from nativejobs.engines._chat import ChatPrompts
 from nativejobs.engines.models import resolve_model
 from nativejobs.errors import StepInputError
 
@@ -54,7 +54,7 @@ def lora_rank(adapter: Path) -> int:
                          f"({LORA_RANKS[-1]}); use the transformers backend")
 
 
-class VLLMEngine:
+class VLLMEngine(ChatPrompts):
     """A base model on vLLM with an optional LoRA adapter; also the harness's model."""
 
     name = "vllm"
@@ -78,15 +78,6 @@ class VLLMEngine:
 
     def harness_lm(self) -> Any:
         return self.lm
-
-    def chat_prompt(self, message: str) -> str:
-        return _chat.chat_prompt(self.tokenizer, message)
-
-    def render_chat(self, messages: list[dict[str, str]]) -> str:
-        return _chat.render_chat(self.tokenizer, messages)
-
-    def with_bos(self, text: str) -> str:
-        return _chat.with_bos(self.tokenizer, text)
 
     def generate(self, prompts: list[str], *, max_new_tokens: int, stop: tuple[str, ...] = (),
                  temperature: float = 0.0, seed: int = 0) -> list[str]:

@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -24,7 +23,7 @@ from pydantic import (
 
 from nativejobs import __version__
 from nativejobs.errors import SpecError
-from nativejobs.spec import _ENV_NAME, _field_problems
+from nativejobs.spec import _ENV_NAME, _field_problems, read_yaml
 
 __all__ = [
     "CONFIG_MAP_NAME", "IMAGE_ROLES", "ClusterConfig", "ImageRole", "SecretRef", "StoreAccess", "Toleration",
@@ -227,12 +226,4 @@ def load_cluster_config(path: Path | None) -> ClusterConfig:
     """
     if path is None:
         return ClusterConfig()
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise SpecError([f"{path}: cannot read the cluster config ({e.strerror})"]) from e
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise SpecError([f"{path}{where}: not valid YAML ({getattr(e, 'problem', e)})"]) from e
-    return parse_cluster_config(doc, source=str(path))
+    return parse_cluster_config(read_yaml(path, "the cluster config"), source=str(path))
