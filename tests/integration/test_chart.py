@@ -338,12 +338,11 @@ def test_kind_config_has_a_worker_labelled_like_a_gpu_node() -> None:
 # --- an installed release -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def release(kube: KubeCluster, minio: MinioServer) -> Iterator[Release]:
-    """The chart installed (with --wait) in a fresh restricted namespace; its store is a
-    fresh bucket of the test MinIO, its credentials a Secret the release references."""
-    ns = new_namespace(kube, "nj-chart")
-    bucket = f"nj-chart-{uuid.uuid4().hex[:8]}"
+def install_chart(kube: KubeCluster, minio: MinioServer, prefix: str, *helm_args: str) -> Release:
+    """The chart installed (with --wait) in a fresh restricted namespace; its store is a fresh
+    bucket of the test MinIO, its credentials a Secret the release references."""
+    ns = new_namespace(kube, prefix)
+    bucket = f"{prefix}-{uuid.uuid4().hex[:8]}"
     minio.client().create_bucket(Bucket=bucket)
     run(kube, "kubectl", "create", "secret", "generic", "nj-s3", "-n", ns,
         f"--from-literal=AWS_ACCESS_KEY_ID={minio.access_key}",
@@ -351,11 +350,19 @@ def release(kube: KubeCluster, minio: MinioServer) -> Iterator[Release]:
     store_uri = f"s3://{bucket}/runs"
     run(kube, "helm", "install", RELEASE, str(CHART), "-n", ns, "--wait", "--timeout", "3m",
         "--set", f"store.uri={store_uri}", "--set", f"store.endpointUrl={minio.endpoint_url}",
-        "--set", "store.credentialsSecret=nj-s3", "--set", "imageRegistry=")
+        "--set", "store.credentialsSecret=nj-s3", "--set", "imageRegistry=", *helm_args)
+    return Release(namespace=ns, bucket=bucket, store_uri=store_uri)
+
+
+@pytest.fixture(scope="module")
+def release(kube: KubeCluster, minio: MinioServer) -> Iterator[Release]:
+    """The chart installed (with --wait) in a fresh restricted namespace; its store is a
+    fresh bucket of the test MinIO, its credentials a Secret the release references."""
+    installed = install_chart(kube, minio, "nj-chart")
     try:
-        yield Release(namespace=ns, bucket=bucket, store_uri=store_uri)
+        yield installed
     finally:
-        run(kube, "kubectl", "delete", "namespace", ns, "--wait=false", check=False)
+        run(kube, "kubectl", "delete", "namespace", installed.namespace, "--wait=false", check=False)
 
 
 def test_install_creates_the_chart_objects(kube: KubeCluster, release: Release) -> None:

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from nativejobs.store import Store, open_store
 from tests.integration.cluster_fixtures import KubeCluster
 from tests.integration.conftest import MinioServer
 from tests.integration.sim_workers import SimWorkers
-from tests.integration.test_chart import CHART, new_namespace, run, sa_kubeconfig
+from tests.integration.test_chart import install_chart, run, sa_kubeconfig
 
 pytestmark = pytest.mark.integration
 
@@ -48,17 +47,9 @@ class Install:
 
 @pytest.fixture
 def install(kube: KubeCluster, minio: MinioServer, s3_env: MinioServer, tmp_path: Path) -> Iterator[Install]:
-    ns = new_namespace(kube, "nj-drive")
-    bucket = f"nj-drive-{uuid.uuid4().hex[:8]}"
-    minio.client().create_bucket(Bucket=bucket)
-    run(kube, "kubectl", "create", "secret", "generic", "nj-s3", "-n", ns,
-        f"--from-literal=AWS_ACCESS_KEY_ID={minio.access_key}",
-        f"--from-literal=AWS_SECRET_ACCESS_KEY={minio.secret_key}")
-    store_uri = f"s3://{bucket}/runs"
-    run(kube, "helm", "install", "nativejobs", str(CHART), "-n", ns, "--wait", "--timeout", "3m",
-        "--set", f"store.uri={store_uri}", "--set", f"store.endpointUrl={minio.endpoint_url}",
-        "--set", "store.credentialsSecret=nj-s3", "--set", "imageRegistry=",
-        "--set-json", 'podAnnotations={"nativejobs.io/sim-duration": "1h"}')
+    release = install_chart(kube, minio, "nj-drive",
+                            "--set-json", 'podAnnotations={"nativejobs.io/sim-duration": "1h"}')
+    ns, store_uri = release.namespace, release.store_uri
     sa = sa_kubeconfig(kube, ns, "nativejobs-controller", tmp_path / "controller.kubeconfig")
     env = {**os.environ, "KUBECONFIG": str(sa), "AWS_ENDPOINT_URL": minio.endpoint_url,
            "PYTHONUNBUFFERED": "1"}
