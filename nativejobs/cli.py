@@ -471,12 +471,10 @@ def cancel(name: Annotated[str, typer.Argument(help="experiment name")], store: 
     _run_record(st, name)  # a typo'd name fails here, not silently
     st.put_json(_cancel_path(name), {"requested_at": time.time()})
     if backend == "k8s":
-        from nativejobs.backends.k8s import KubeClient
-        from nativejobs.k8s.render import selector
+        from nativejobs.backends.k8s import KubeClient, delete_jobs
 
         kube = KubeClient(namespace or "nativejobs", kubeconfig_path=kubeconfig)
-        kube.call(kube.batch.delete_collection_namespaced_job, kube.namespace,
-                  label_selector=selector(name), propagation_policy="Foreground")
+        delete_jobs(kube, name)
         out.print(f"{name}: deleted its Jobs in namespace {kube.namespace}")
     out.print(f"{name}: cancel requested; finished steps are kept")
 

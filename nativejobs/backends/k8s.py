@@ -34,7 +34,8 @@ from nativejobs.orchestrate import Observation
 from nativejobs.plan import Step
 from nativejobs.spec import ExperimentSpec
 
-__all__ = ["KubeClient", "KubernetesBackend", "api_client", "call_with_retries", "pod_log", "retry_delay"]
+__all__ = ["KubeClient", "KubernetesBackend", "api_client", "call_with_retries", "delete_jobs",
+           "pod_log", "retry_delay"]
 
 log = logging.getLogger(__name__)
 
@@ -278,9 +279,7 @@ class KubernetesBackend:
         return None if job_observation(key, cur.job, cur.pods).phase == "succeeded" else self._logs(cur)
 
     def cancel_all(self) -> None:
-        """Delete every Job of the experiment; Foreground so their pods go first."""
-        self.kube.call(self.kube.batch.delete_collection_namespaced_job, self.kube.namespace,
-                       label_selector=selector(self.spec.name), propagation_policy="Foreground")
+        delete_jobs(self.kube, self.spec.name)
 
     # -- helpers -----------------------------------------------------------------------------
     def _current(self) -> dict[str, _Current]:
@@ -325,6 +324,12 @@ class KubernetesBackend:
                 pod["metadata"]["name"], self.kube.namespace, container="step", _request_timeout=(3, 10)))
         except (ApiException, HTTPError) as e:
             return f"(no log from pod {pod['metadata']['name']}: {_message(e)})\n"
+
+
+def delete_jobs(kube: KubeClient, experiment: str) -> None:
+    """Delete every Job of the experiment; Foreground so their pods go first."""
+    kube.call(kube.batch.delete_collection_namespaced_job, kube.namespace,
+              label_selector=selector(experiment), propagation_policy="Foreground")
 
 
 def pod_log(kube: KubeClient, step_key: str) -> str | None:
