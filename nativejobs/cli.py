@@ -1,13 +1,18 @@
 """The ``nativejobs`` command: parse, call the library, render with rich.
 
 Exit codes: 0 ok, 1 the run failed, 2 bad input (spec, arguments, unknown run), 130 interrupted.
+``main`` is the one error boundary: a usage error is click's usage message (exit 2), one of our
+errors is plain lines (never read as rich markup), anything else is a bug: one line and a hint
+to rerun with ``--debug`` for the traceback (exit 1).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -19,13 +24,29 @@ import typer
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
-from nativejobs.errors import NativeJobsError, RunFailedError, SpecError, StoreNotFoundError
+from nativejobs.errors import (
+    NativeJobsError,
+    RunFailedError,
+    SpecError,
+    StoreNotFoundError,
+    short_repr,
+    short_text,
+)
 from nativejobs.orchestrate import Orchestrator, RunStatus, State
 from nativejobs.plan import Plan, Step, build_plan, estimate_gpu_hours
 from nativejobs.report import REPORT_FORMATS, ReportInputError, import_report, run_results
-from nativejobs.spec import STEP_KINDS, ExperimentSpec, default_store_uri, load_spec
-from nativejobs.store import Store, open_store, step_dir
+from nativejobs.spec import (
+    NAME_PATTERN,
+    NAME_RULE,
+    STEP_KINDS,
+    ExperimentSpec,
+    check_store_uri,
+    default_store_uri,
+    load_spec,
+)
+from nativejobs.store import FileStore, Store, open_store, step_dir
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Run native-vs-translated instruction-tuning studies.")
@@ -38,14 +59,53 @@ StoreOpt = Annotated[str | None, typer.Option("--store", help="store URI (defaul
                                               "$NATIVEJOBS_STORE, or ./.nativejobs/store)")]
 
 
+_MAX_LINE = 500  # characters of one error line; values in it are quoted shorter still
+_MAX_LINES = 40
+
+
+def _print_error(message: str) -> None:
+    """``message`` as ``error:`` lines on stderr: plain text (user text may hold ``[...]``)."""
+    lines = message.splitlines() or [""]
+    if len(lines) > _MAX_LINES:
+        lines = [*lines[: _MAX_LINES - 1], f"... and {len(lines) - _MAX_LINES + 1} more lines"]
+    for line in lines:
+        err.print(Text.assemble(("error:", "red"), " ", short_text(line, _MAX_LINE)),
+                  highlight=False, soft_wrap=True)
+
+
 def _fail(message: str, code: int) -> NoReturn:
-    for line in message.splitlines():
-        err.print(f"[red]error:[/red] {line}", highlight=False, markup=True, soft_wrap=True)
+    _print_error(message)
     raise typer.Exit(code)
 
 
 def _default_store(store: str | None, spec: ExperimentSpec | None = None) -> Store:
-    return open_store(store or (spec.store_uri() if spec else default_store_uri()))
+    """The store of ``--store``, else the spec's, else the default; checked before it is used.
+
+    Raises: typer.Exit(2) if the URI is malformed or names a file rather than a folder.
+    """
+    uri = store or (spec.store_uri() if spec else default_store_uri())
+    what = "--store" if store else "store" if spec and spec.store else "NATIVEJOBS_STORE"
+    try:
+        check_store_uri(uri)
+    except SpecError as e:
+        _fail(str(e).replace("store:", f"{what}:", 1), 2)
+    st = open_store(uri)
+    if isinstance(st, FileStore) and st.root.exists() and not st.root.is_dir():
+        _fail(f"{what}: {short_repr(str(st.root))} is a file, not a folder; give a folder "
+              "(it is created if missing) or an s3:// URI", 2)
+    return st
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in ("local", "k8s"):
+        _fail(f"--backend: got {short_repr(backend)}; use local or k8s", 2)
+
+
+def _check_name(name: str) -> str:
+    """A run NAME argument: what a spec's ``name`` may be. Raises: typer.Exit(2) if not."""
+    if not re.match(NAME_PATTERN, name):
+        _fail(f"NAME: got {short_repr(name)}; {NAME_RULE}", 2)
+    return name
 
 
 def _load(spec_path: Path) -> tuple[ExperimentSpec, Plan]:
@@ -75,13 +135,13 @@ def sources(spec: SpecArg) -> None:
     from nativejobs.benchmarks import check_sources
 
     checks = check_sources(load_spec(spec))
-    table = Table(title=f"benchmark sources of {spec}")
+    table = Table(title=Text(f"benchmark sources of {spec}"))
     for col in ("benchmark", "language", "split", "source", "status", "detail"):
         table.add_column(col)
     colour = {"ok": "green", "error": "red", "unchecked": "yellow"}
     for c in checks:
-        table.add_row(c.benchmark, c.language, c.split, c.source,
-                      f"[{colour[c.status]}]{c.status}[/{colour[c.status]}]", c.message)
+        table.add_row(c.benchmark, c.language, c.split, Text(c.source),
+                      Text(c.status, style=colour[c.status]), Text(c.message))
     out.print(table)
     if bad := [c for c in checks if c.status == "error"]:
         raise RunFailedError(f"{len(bad)} of {len(checks)} benchmark sources do not load; see the table")
@@ -93,7 +153,7 @@ def _done_keys(plan: Plan, store: Store) -> set[str]:
 
 def _plan_table(plan: Plan, store: Store, spec: ExperimentSpec, done: set[str]) -> Table:
     hours = estimate_gpu_hours(plan, spec, only={s.key for s in plan.steps} - done)
-    table = Table(title=f"plan {plan.name} ({store.uri})")
+    table = Table(title=Text(f"plan {plan.name} ({store.uri})"))
     for col in ("step", "steps", "done", "to run", "GPU-h to run"):
         table.add_column(col, justify="left" if col == "step" else "right")
     for kind in STEP_KINDS:
@@ -133,7 +193,7 @@ def render(spec: SpecArg, store: StoreOpt = None,
     from nativejobs.k8s.render import render_plan, to_yaml
 
     s, p = _load(spec)
-    _warn_local_inputs(s)
+    _note_local_inputs(s)
     config = load_cluster_config(cluster_config)
     if namespace:
         config = config.model_copy(update={"namespace": namespace})
@@ -158,21 +218,31 @@ def doctor(store: StoreOpt = None, cluster_config: ClusterConfigOpt = None,
         config = config.model_copy(update={"store": access})
     checks = run_checks(config, store or default_store_uri(), kube=kube, kubeconfig=kubeconfig)
     for c in checks:
-        mark = "[green]ok[/green]  " if c.ok else "[red]FAIL[/red]"
-        out.print(f"{mark} {c.name}{': ' + c.detail if c.detail else ''}", highlight=False)
+        mark = ("ok  ", "green") if c.ok else ("FAIL", "red")
+        out.print(Text.assemble(mark, f" {c.name}{': ' + c.detail if c.detail else ''}"),
+                  highlight=False)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
 
 
-def _warn_local_inputs(spec: ExperimentSpec) -> None:
-    from nativejobs.k8s.render import local_inputs
+def _note_local_inputs(spec: ExperimentSpec) -> None:
+    from nativejobs.host_inputs import local_inputs
 
     if found := local_inputs(spec):
-        err.print(f"[yellow]warning:[/yellow] {len(found)} input file(s) are paths on this machine; "
-                  "step pods read them only if their image or a volume has them at the same path. "
-                  "Put them in the store (s3://...) to be safe:", highlight=False)
-        for line in found:
-            err.print(f"  {line}", highlight=False, markup=False)
+        err.print(f"note: {len(found)} input path(s) are on this machine; their Jobs read the copy "
+                  "that `submit --backend k8s` uploads to the store (inputs/host/...):",
+                  highlight=False, markup=False)
+        for field, path in found:
+            err.print(f"  {field}: {path}", highlight=False, markup=False)
+
+
+def _upload_local_inputs(spec: ExperimentSpec, store: Store) -> None:
+    """A cluster run never depends on the submitter's disk: its local inputs go to the store."""
+    from nativejobs.host_inputs import MIRROR_PREFIX, upload_host_inputs
+
+    if sent := upload_host_inputs(spec, store):
+        err.print(f"uploaded {len(sent)} local input file(s) to {store.uri}/{MIRROR_PREFIX}",
+                  highlight=False, markup=False)
 
 
 def _record_run(store: Store, spec: ExperimentSpec, plan: Plan) -> None:
@@ -196,8 +266,9 @@ class _Progress:
             self.started[step.key] = time.monotonic()
             return
         took = time.monotonic() - self.started.pop(step.key, time.monotonic())
-        mark = "[green]✓[/green]" if what == "succeeded" else "[red]✗[/red]"
-        out.print(f"{mark} {step.kind:<9} {step.title} [dim]({took:.1f}s) {detail}[/dim]", highlight=False)
+        mark = ("✓", "green") if what == "succeeded" else ("✗", "red")
+        out.print(Text.assemble(mark, f" {step.kind:<9} {step.title} ",
+                                (f"({took:.1f}s) {detail}", "dim")), highlight=False)
 
     def table(self) -> Table:
         table = Table(title=f"{self.plan.name}: {time.monotonic() - self.t0:.0f}s", title_justify="left")
@@ -233,8 +304,7 @@ def submit(spec: SpecArg, store: StoreOpt = None, backend: BackendOpt = "local",
            detach: Annotated[bool, typer.Option(
                help="k8s: run the controller itself as a Job in the cluster and return")] = False) -> None:
     """Run a study; finished steps are never redone, so submitting again resumes."""
-    if backend not in ("local", "k8s"):
-        _fail(f"--backend: got {backend!r}; use local or k8s", 2)
+    _check_backend(backend)
     if detach and backend != "k8s":
         _fail("--detach: needs --backend k8s (the controller runs as a Job in the cluster)", 2)
     s, p = _load(spec)
@@ -243,7 +313,7 @@ def submit(spec: SpecArg, store: StoreOpt = None, backend: BackendOpt = "local",
         _fail(f"--store: got {st.uri!r}; Jobs on a cluster need a store they can reach: "
               "an s3:// URI (spec `store:` or --store)", 2)
     if backend == "k8s":
-        _warn_local_inputs(s)
+        _upload_local_inputs(s, st)
     _record_run(st, s, p)
     st.delete(_cancel_path(p.name))  # a new submit overrides an earlier cancel
     if detach:
@@ -253,7 +323,7 @@ def submit(spec: SpecArg, store: StoreOpt = None, backend: BackendOpt = "local",
                               kubeconfig=kubeconfig, max_parallel=max_parallel)
         out.print(f"{p.name}: the controller runs in the cluster as {where}. Follow it with "
                   f"`nativejobs status {p.name} --store {st.uri}`; stop it with "
-                  f"`nativejobs cancel {p.name} --store {st.uri}`.")
+                  f"`nativejobs cancel {p.name} --store {st.uri}`.", markup=False)
         return
     if backend == "local":
         from nativejobs.backends.local import LocalBackend, log_dir_for
@@ -315,7 +385,7 @@ def _drive(s: ExperimentSpec, p: Plan, st: Store, runner: Any, *, max_parallel: 
     if retried := orch.forgive_failures():
         out.print(f"retrying {len(retried)} step(s) that failed in an earlier submit")
     out.print(f"{p.name}: {len(p.steps) - len(todo)} of {len(p.steps)} steps already done; "
-              f"running {len(todo)} with up to {parallel} at once (store {st.uri})")
+              f"running {len(todo)} with up to {parallel} at once (store {st.uri})", markup=False)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored (`&`)
     watcher = _LiveStatus(st, p.name, runner)
@@ -341,12 +411,18 @@ def _drive(s: ExperimentSpec, p: Plan, st: Store, runner: Any, *, max_parallel: 
         if not live:
             raise  # the in-cluster driver: a cancel is a clean end, not a failure to retry
         _fail(f"{p.name}: cancelled (runs/{p.name}/cancel.json); finished steps are kept", 1)
+    except Exception:  # e.g. the store turned read-only: local steps must not run on orphaned
+        if not runner.outlives_controller:
+            with contextlib.suppress(Exception):
+                runner.cancel_all()
+        raise
     out.print(progress.table())
     if not status.succeeded:
         for key, why in status.failures.items():
             step = p.by_key()[key]
-            err.print(f"[red]failed[/red] {step.kind} {step.title} ({key[:12]}): {why}; "
-                      f"see `nativejobs logs {p.name} {key[:12]}`", highlight=False)
+            err.print(Text.assemble(("failed", "red"), f" {step.kind} {step.title} ({key[:12]}): "
+                                    f"{why}; see `nativejobs logs {p.name} {key[:12]}`"),
+                      highlight=False)
         blocked = sum(v is State.BLOCKED for v in status.states.values())
         _emit(_run_results(st, p.name, "md"), "md")  # what is done, and the completeness table
         raise RunFailedError(f"{len(status.failures)} step(s) failed, {blocked} blocked by them")
@@ -354,7 +430,7 @@ def _drive(s: ExperimentSpec, p: Plan, st: Store, runner: Any, *, max_parallel: 
         _emit(_run_results(st, p.name, "md"), "md")
     else:  # a pod's log: the report is one command away, from anywhere with store access
         out.print(f"{p.name}: all {len(p.steps)} steps done; see `nativejobs results {p.name} "
-                  f"--store {st.uri}`")
+                  f"--store {st.uri}`", markup=False)
 
 
 class _LiveStatus:
@@ -380,6 +456,7 @@ class _LiveStatus:
 
 
 def _run_record(store: Store, name: str) -> dict[str, Any]:
+    _check_name(name)  # a run's name is a spec's: a path-safe label, never a path
     try:
         return store.get_json(f"runs/{name}/run.json")
     except StoreNotFoundError:
@@ -398,8 +475,12 @@ def _run_results(store: Store, name: str, fmt: str) -> str:
 
 def _emit(text: str, fmt: str, output: Path | None = None) -> None:
     if output:
-        output.write_text(text, encoding="utf-8")
-        out.print(f"wrote {output}")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as e:
+            _fail(f"--output: cannot write {short_repr(str(output))} ({e.strerror or e}); give a "
+                  "file in an existing, writable folder", 2)
+        out.print(Text(f"wrote {output}"))
     elif fmt == "md":
         out.print(text, markup=False, highlight=False, soft_wrap=True)
     else:
@@ -419,11 +500,11 @@ def results(
 ) -> None:
     """Results: scores with ΔS and CIs, r per benchmark, completeness; md, csv, json or html."""
     if format not in REPORT_FORMATS:
-        _fail(f"--format: got {format!r}; use one of {', '.join(REPORT_FORMATS)}", 2)
+        _fail(f"--format: got {short_repr(format)}; use one of {', '.join(REPORT_FORMATS)}", 2)
     if name is None and not imports:
         _fail("results: give an experiment NAME, or --import FILE", 2)
     if bad := [k for k in kind or [] if "=" not in k]:
-        _fail(f"--kind: got {bad[0]!r}; use NAME=KIND, e.g. google=translated", 2)
+        _fail(f"--kind: got {short_repr(bad[0])}; use NAME=KIND, e.g. google=translated", 2)
     kinds = dict(k.split("=", 1) for k in kind or [])
     if not imports:
         assert name is not None
@@ -446,7 +527,7 @@ def status(name: Annotated[str, typer.Argument(help="experiment name")], store: 
     attempts = _attempts(st, name)
     live_path = f"runs/{name}/live.json"
     pending: dict[str, str] = st.get_json(live_path)["pending"] if st.exists(live_path) else {}
-    table = Table(title=f"{name} ({st.uri})")
+    table = Table(title=Text(f"{name} ({st.uri})"))
     for col in ("kind", "key", "what", "state", "attempts", "why"):
         table.add_column(col)
     for s in run["steps"]:
@@ -454,8 +535,8 @@ def status(name: Annotated[str, typer.Argument(help="experiment name")], store: 
         done = st.is_done(s["kind"], s["key"])
         state = "done" if done else (tries[-1]["outcome"] if tries else "not run")
         why = "" if done else pending.get(s["key"], tries[-1]["reason"] if tries else "")
-        table.add_row(s["kind"], s["key"][:12], " ".join(s["labels"].values()), state,
-                      str(len(tries)), why)
+        table.add_row(s["kind"], s["key"][:12], Text(" ".join(s["labels"].values())), state,
+                      str(len(tries)), Text(why))
     out.print(table)
     if st.exists(_cancel_path(name)):
         out.print(f"{name}: cancel requested; the controller stops its Jobs on its next pass")
@@ -467,6 +548,7 @@ def cancel(name: Annotated[str, typer.Argument(help="experiment name")], store: 
            kubeconfig: KubeconfigOpt = None) -> None:
     """Stop a run: its controller (here or in the cluster) deletes its Jobs; with --backend k8s
     they are deleted right away too. Finished steps are kept; submit again to continue."""
+    _check_backend(backend)
     st = _default_store(store)
     _run_record(st, name)  # a typo'd name fails here, not silently
     st.put_json(_cancel_path(name), {"requested_at": time.time()})
@@ -487,11 +569,12 @@ def logs(name: Annotated[str, typer.Argument(help="experiment name")],
              help="k8s: the log of the step's running pod, from the cluster")] = "local",
          namespace: NamespaceOpt = None, kubeconfig: KubeconfigOpt = None) -> None:
     """Print the log of a step's latest attempt (a running one's too, with --backend k8s)."""
+    _check_backend(backend)
     st = _default_store(store)
     run = _run_record(st, name)
     matches = [s for s in run["steps"] if s["key"].startswith(step.split("/")[-1])]
     if len(matches) != 1:
-        _fail(f"step {step!r} matches {len(matches)} steps of {name}; give more of the key", 2)
+        _fail(f"step {short_repr(step)} matches {len(matches)} steps of {name}; give more of the key", 2)
     s = matches[0]
     if backend == "k8s":
         from nativejobs.backends.k8s import KubeClient, pod_log
@@ -524,36 +607,57 @@ def _step_logs(st: Store, kind: str, key: str) -> dict[int, Callable[[], str]]:
     return found
 
 
-def main() -> None:
-    """Console entry point: map our errors to exit codes and one-line messages."""
+def _click_exception() -> type[Exception]:
+    """click's ClickException as typer uses it: typer >= 0.16 bundles its own click, whose
+    classes are not ``click.ClickException`` (that mismatch let every usage error through)."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _hoist_debug(args: list[str]) -> list[str]:
+    """``--debug`` is accepted anywhere before ``--``, as a user types it: after the command too."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" not in args[:end]:
+        return args
+    return ["--debug", *(a for i, a in enumerate(args) if i >= end or a != "--debug")]
+
+
+def _show_usage_error(e: Exception) -> NoReturn:
+    """click's usage message (usage line, hint, ``Error: ...``), each line of bounded length."""
+    buf = io.StringIO()
+    e.show(file=buf)  # type: ignore[attr-defined]
+    for line in buf.getvalue().rstrip("\n").splitlines()[:_MAX_LINES]:
+        sys.stderr.write(short_text(line, _MAX_LINE) + "\n")
+    sys.exit(getattr(e, "exit_code", 2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point, the one error boundary: map every exception to an exit code and a
+    short message; a traceback only with ``--debug``."""
+    args = _hoist_debug(list(sys.argv[1:] if argv is None else argv))
+    _DEBUG["on"] = args[:1] == ["--debug"]
     try:
-        code = app(standalone_mode=False)  # a typer.Exit inside a command comes back as its code
-        sys.exit(code if isinstance(code, int) else 0)
-    except (SpecError, ReportInputError) as e:
+        code = app(args=args, prog_name="nativejobs", standalone_mode=False)
+    except _click_exception() as e:  # usage errors; typer.BadParameter from a callback too
+        _show_usage_error(e)
+    except (SpecError, ReportInputError, StoreNotFoundError) as e:  # bad input, unknown run
         _exit(e, 2)
-    except StoreNotFoundError as e:
-        _exit(e, 2)
-    except RunFailedError as e:
-        _exit(e, 1)
-    except NativeJobsError as e:
+    except NativeJobsError as e:  # RunFailedError, StoreError, BackendError: the run failed
         _exit(e, 1)
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
-    except Exception as e:  # click's usage errors carry their own exit code
-        import click
+    except OSError as e:  # the machine's, not ours: a read-only store, a full disk
+        where = f" ({short_repr(e.filename)})" if e.filename else ""
+        _exit(e, 1, f"{e.strerror or e}{where}; run with --debug for the traceback")
+    except Exception as e:
+        _exit(e, 1, f"internal error ({type(e).__name__}: {short_text(str(e))}); this is a bug: "
+                    "run with --debug for the traceback and report it")
+    sys.exit(code if isinstance(code, int) else 0)
 
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
 
-
-def _exit(e: Exception, code: int) -> NoReturn:
+def _exit(e: BaseException, code: int, message: str | None = None) -> NoReturn:
     if _DEBUG["on"]:
         raise e
-    try:
-        _fail(str(e), code)
-    except typer.Exit as x:
-        sys.exit(x.exit_code)
+    _print_error(str(e) if message is None else message)
+    sys.exit(code)

@@ -10,9 +10,61 @@ NativeJobsError                 base of everything we raise on purpose
 └── StepInputError              a step's input or config is bad; never retried (step exit 3)
 
 Messages name the thing, the value and the fix. Only ``cli.py`` maps these to exit codes.
+A message quotes at most ``MAX_QUOTE`` characters of a value (``short_repr``, ``short_text``).
 """
 
 from __future__ import annotations
+
+import reprlib
+
+__all__ = ["MAX_QUOTE", "BackendError", "NativeJobsError", "ReportInputError", "RunFailedError",
+           "SpecError", "StepInputError", "StoreError", "StoreNotFoundError", "short_repr",
+           "short_text"]
+
+MAX_QUOTE = 200  # characters of a value an error message quotes
+
+
+def _bounded_repr() -> reprlib.Repr:
+    r = reprlib.Repr()
+    r.maxlevel, r.maxdict, r.maxlist, r.maxtuple, r.maxset = 4, 8, 12, 12, 12
+    r.maxstring = r.maxother = r.maxlong = MAX_QUOTE
+    return r
+
+
+_REPR = _bounded_repr()
+
+
+def short_text(text: str, limit: int = MAX_QUOTE) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def _is_small(value: object, budget: int) -> bool:
+    """Whether ``value``'s repr is surely short: a walk that stops once ``budget`` is spent."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str | bytes):
+            budget -= len(item) + 2
+        elif isinstance(item, dict):
+            budget -= 2 * len(item) + 2
+            stack += [*item.keys(), *item.values()] if budget > 0 else []
+        elif isinstance(item, list | tuple | set | frozenset):
+            budget -= len(item) + 2
+            stack += list(item) if budget > 0 else []
+        else:
+            budget -= 24  # numbers, None, dates: short; anything else is cut by reprlib
+            if not isinstance(item, int | float | bool | type(None)):
+                return False
+        if budget < 0:
+            return False
+    return True
+
+
+def short_repr(value: object, limit: int = MAX_QUOTE) -> str:
+    """``repr(value)`` in at most ~``limit`` characters, computed without walking all of it."""
+    text = repr(value) if _is_small(value, 2 * limit) else _REPR.repr(value)
+    return short_text(text, limit)
 
 
 class NativeJobsError(Exception):

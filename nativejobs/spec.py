@@ -21,42 +21,119 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
 from nativejobs.benchmarks.catalog import HARNESS_KINDS, harness_benchmark
-from nativejobs.errors import SpecError
+from nativejobs.errors import SpecError, short_repr, short_text
 from nativejobs.languages import LANGUAGES
 
 __all__ = [
-    "PAPER_MIXTURE", "ArmSpec", "BenchmarkSpec", "ConditionSpec", "DataSpec", "EngineSpec",
-    "ExecutionSpec", "ExperimentSpec", "JudgeSpec", "LoraSpec", "MixtureSpec", "ModelSpec",
-    "QualitySpec", "ResourceSpec", "SourceSpec", "TrainingSpec",
-    "default_store_uri", "load_spec", "parse_spec",
+    "NAME_PATTERN", "NAME_RULE", "PAPER_MIXTURE", "STEP_KINDS", "ArmSpec", "BenchmarkSpec",
+    "ConditionSpec", "DataSpec", "EngineSpec", "ExecutionSpec", "ExperimentSpec", "JudgeSpec",
+    "LoraSpec", "MixtureSpec", "ModelSpec", "QualitySpec", "ResourceSpec", "SourceSpec",
+    "TrainingSpec", "check_store_uri", "default_store_uri", "load_spec", "location_problem",
+    "parse_spec", "read_yaml",
 ]
 
 STEP_KINDS = ("prepare", "translate", "train", "evaluate", "judge", "summarize")
 StepKind = Literal["prepare", "translate", "train", "evaluate", "judge", "summarize"]
 _NAME = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"  # DNS-label-like: safe in Job names and paths
+NAME_PATTERN = _NAME
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Finite numbers only: an infinite lr or GPU-hour estimate is never what was meant.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-def _resolve_path(value: str, info: ValidationInfo) -> str:
-    """Make a relative local path absolute against the spec file's folder; URIs pass through."""
+_MAX_NAME_BYTES, _MAX_PATH_BYTES = 255, 4096  # POSIX NAME_MAX and PATH_MAX
+# An S3 bucket name (loosely: AWS wants 3-63 of [a-z0-9.-]; legacy and other stores allow more).
+_BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+def location_problem(value: str, *, schemes: tuple[str, ...]) -> str | None:
+    """Why ``value`` is not a usable local path or ``scheme://`` URI, or None when it is.
+
+    Args:
+        value: A path or URI as written in a spec or on the command line.
+        schemes: The URI schemes allowed besides plain local paths (e.g. ``("s3",)``).
+    """
+    if not value.strip():
+        return "must not be empty"
+    if any(ord(c) < 32 or c == "\x7f" for c in value):
+        return "contains a control character"
+    scheme, sep, rest = value.partition("://")
+    if sep and scheme.lower() not in schemes:
+        allowed = " or ".join(["a local path", *(f"{s}://..." for s in schemes)])
+        return f"scheme {short_text(scheme, 20)}:// is not supported here; use {allowed}"
+    if sep and scheme.lower() == "s3":
+        bucket, _, key = rest.partition("/")
+        if not _BUCKET.match(bucket):
+            return (f"bucket {short_repr(bucket)} is not an S3 bucket name (up to 63 letters, "
+                    "digits, '.', '-' or '_'); write s3://BUCKET/KEY")
+        if len(key.encode()) > 1024:
+            return "S3 keys are at most 1,024 bytes"
+        return None
+    path = rest if sep else value
+    if len(path.encode()) > _MAX_PATH_BYTES:
+        return f"paths are at most {_MAX_PATH_BYTES} bytes"
+    if long := [p for p in path.split("/") if len(p.encode()) > _MAX_NAME_BYTES]:
+        return f"path component {short_repr(long[0], 40)} is longer than {_MAX_NAME_BYTES} bytes"
+    return None
+
+
+def _resolve_path(value: str, info: ValidationInfo, *, schemes: tuple[str, ...] = ("s3",)) -> str:
+    """Make a relative local path absolute against the spec file's folder; URIs pass through.
+
+    Raises: ValueError if ``value`` is empty, malformed or of a scheme not in ``schemes``.
+    """
+    if problem := location_problem(value, schemes=schemes):
+        raise ValueError(problem)
     if "://" in value or value.startswith("/"):
         return value
     base = (info.context or {}).get("base_dir")
     return str((Path(base) / value).resolve()) if base else value
 
 
+def check_store_uri(uri: str) -> str:
+    """``uri`` if it can name a store (a local path, ``file://`` or ``s3://BUCKET/PREFIX``).
+
+    Raises: SpecError (one line) saying what is wrong with it.
+    """
+    if problem := location_problem(uri, schemes=("file", "s3")):
+        raise SpecError([f"store: got {short_repr(uri)}; {problem}"])
+    return uri
+
+
 def _check_language(code: str) -> str:
     if code not in LANGUAGES:
         known = ", ".join(sorted(c for c in LANGUAGES if c != "en"))  # en is the pivot
-        raise ValueError(f"unknown language {code!r}; use an ISO 639-1 code, one of: {known}")
+        raise ValueError(f"unknown language {short_repr(code)}; use an ISO 639-1 code, one of: {known}")
     return code
+
+
+def _distinct(v: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+    if v is not None and (dupes := sorted({str(x) for x in v if v.count(x) > 1})):
+        raise ValueError(f"must be distinct; repeated: {', '.join(dupes)}")
+    return v
+
+
+def _no_blank(v: str | None) -> str | None:
+    if v is not None and not v.strip():
+        raise ValueError("must not be empty or blank")
+    return v
+
+
+_SEED_MAX = 2**32 - 1  # numpy and torch seeds are 32-bit unsigned
+_URL = re.compile(r"^https?://[^/\s?#]+[^\s]*$", re.IGNORECASE)
+
+
+def _http_url(v: str | None) -> str | None:
+    if v is not None and not _URL.match(v):
+        raise ValueError("must be an http:// or https:// URL with a host, e.g. http://localhost:8000/v1")
+    return v
 
 
 LanguageCode = Annotated[str, AfterValidator(_check_language)]
@@ -130,7 +207,7 @@ class DataSpec(_Model):
     english: SourceSpec
     # None = every native item, as the paper did (es 3,854, ru 423, zh 3,944).
     size: int | None = Field(default=None, gt=0)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=_SEED_MAX)
     mixture: MixtureSpec = MixtureSpec()
 
     @model_validator(mode="after")
@@ -211,7 +288,7 @@ class EngineSpec(_KeyedByEnv):
     batch_size: int = Field(default=8, gt=0)
     max_new_tokens: int = Field(default=512, gt=0)  # llm, openai, seq2seq
     # google: the v2 endpoint (default Google's); openai: the base URL, e.g. http://host:8000/v1
-    endpoint: str | None = None
+    endpoint: Annotated[str | None, AfterValidator(_http_url)] = None
     # The LLM prompt (llm, openai) with {src}, {tgt}, {text}; None = the paper's (PROTOCOL.md).
     prompt: str | None = None
     # field: each field whole (the paper); lines: line by line, list markers and indentation
@@ -293,7 +370,12 @@ class LoraSpec(_Model):
     alpha: int = Field(default=16, gt=0)  # paper: alpha 16
     dropout: float = Field(default=0.05, ge=0, lt=1)  # paper: 0.05
     # paper: q, k, v (PEFT's default would be q, v only)
-    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj")
+    target_modules: Annotated[tuple[Annotated[str, Field(min_length=1)], ...],
+                              AfterValidator(_distinct)] = Field(
+        default=("q_proj", "k_proj", "v_proj"), min_length=1)
+
+
+_SPEED_AUTO = ("kernels", "compile")  # TrainingSpec fields whose 'auto' is left out of dumps
 
 
 class TrainingSpec(_Model):
@@ -335,9 +417,17 @@ class TrainingSpec(_Model):
     # Recompute activations in the backward pass: ~30% more compute, far less memory, so larger
     # micro-batches fit.
     gradient_checkpointing: bool = False
+    # Speed only (same loss and gradients up to rounding; nativejobs.training.speed). 'auto' and
+    # what it became are recorded in the metrics, and 'auto' stays out of the step key.
+    # Liger's fused RMSNorm/SwiGLU/RoPE/linear cross-entropy: faster and no logits in memory;
+    # needs CUDA and liger-kernel (the gpu extra). auto: liger where it can run, else none.
+    kernels: Literal["auto", "liger", "none"] = "auto"
+    # torch.compile of each decoder layer: fuses elementwise work, costs compile time (minutes
+    # on a 7B) at the start of every attempt. auto: none (not yet measured to pay).
+    compile: Literal["auto", "layers", "none"] = "auto"
     # Also at every epoch end. A preempted step loses at most this many optimizer steps.
     checkpoint_every_steps: int = Field(default=25, gt=0)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=_SEED_MAX)
 
     @model_validator(mode="after")
     def _micro_divides_effective(self) -> TrainingSpec:
@@ -348,6 +438,12 @@ class TrainingSpec(_Model):
             raise ValueError(f"patience {self.patience} needs held-out data to measure: set "
                              "heldout_fraction > 0, or patience: null")
         return self
+
+    @model_serializer(mode="wrap")
+    def _auto_speed_left_out(self, handler: Any) -> dict[str, Any]:
+        """Speed settings left at 'auto' stay out of dumps, so the train steps' keys stay as
+        they were before these settings existed."""
+        return {k: v for k, v in handler(self).items() if k not in _SPEED_AUTO or v != "auto"}
 
 
 class ArmSpec(_Model):
@@ -362,7 +458,8 @@ class ArmSpec(_Model):
     lr: float = Field(gt=0)
     mode: Literal["mono", "multi"] = "mono"
     # Names of the conditions this arm trains; None = every condition.
-    conditions: tuple[str, ...] | None = Field(default=None, min_length=1)
+    conditions: Annotated[tuple[str, ...] | None, AfterValidator(_distinct)] = Field(
+        default=None, min_length=1)
 
 
 _CHAT_FIELDS = {"model", "messages", "max_tokens", "temperature", "stream", "n"}
@@ -379,7 +476,8 @@ class JudgeSpec(_KeyedByEnv):
 
     kind: Literal["openai", "local"]
     model: str = Field(min_length=1)  # the served model name (openai); what to load (local)
-    base_url: str | None = None  # openai: the API root, e.g. https://api.openai.com/v1
+    # openai: the API root, e.g. https://api.openai.com/v1
+    base_url: Annotated[str | None, AfterValidator(_http_url)] = None
     revision: str | None = None  # local: the hub revision
     temperature: float = Field(default=0.0, ge=0, le=2)  # research notes §7: 0, deterministic
     max_tokens: int = Field(default=512, gt=0)  # a brief explanation and [[rating]] fit easily
@@ -435,7 +533,9 @@ class BenchmarkSpec(_Model):
     dev_path: str | None = None  # few-shot examples (MGSM exemplars, CMMLU dev, TyDi QA train)
     dataset: str | None = Field(default=None, min_length=1)  # harness kinds: another hub id
     revision: str | None = Field(default=None, min_length=1)  # harness kinds: a hub revision
-    languages: tuple[LanguageCode, ...] | None = None  # None = every spec language
+    # None = every spec language
+    languages: Annotated[tuple[LanguageCode, ...] | None, AfterValidator(_distinct)] = Field(
+        default=None, min_length=1)
     # Default: the paper's for harness kinds (TyDi QA 1, XQuAD 0, the others 5; PROTOCOL.md), else 0.
     shots: int = Field(default=0, ge=0)
     # First items of each task (of each subject, for CMMLU, C-Eval and MMMLU); None = all.
@@ -447,12 +547,14 @@ class BenchmarkSpec(_Model):
     # The paper evaluated base models without one (lm-eval's default).
     chat_template: bool = False
     # open_qa: names of the judges (keys of `judges`) that rate the answers; None = every judge
-    judges: tuple[str, ...] | None = Field(default=None, min_length=1)
+    judges: Annotated[tuple[str, ...] | None, AfterValidator(_distinct)] = Field(
+        default=None, min_length=1)
 
     @model_validator(mode="before")
     @classmethod
     def _paper_shots(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "shots" not in data and data.get("kind") in HARNESS_KINDS:
+        if (isinstance(data, dict) and "shots" not in data and isinstance(data.get("kind"), str)
+                and data["kind"] in HARNESS_KINDS):
             return {**data, "shots": harness_benchmark(data["kind"]).shots}
         return data
 
@@ -523,7 +625,7 @@ class ResourceSpec(_Model):
 class ExecutionSpec(_Model):
     max_parallel: int = Field(default=2, gt=0)  # steps running at once
     retries: int = Field(default=2, ge=0)  # extra attempts for a retryable failure
-    step_timeout_minutes: int = Field(default=24 * 60, gt=0)
+    step_timeout_minutes: int = Field(default=24 * 60, gt=0, le=366 * 24 * 60)  # a Job's deadline
 
 
 class ExperimentSpec(_Model):
@@ -531,7 +633,7 @@ class ExperimentSpec(_Model):
 
     name: str = Field(pattern=_NAME)
     store: str | None = None  # default: $NATIVEJOBS_STORE, else ./.nativejobs/store
-    languages: tuple[LanguageCode, ...] = Field(min_length=1)
+    languages: Annotated[tuple[LanguageCode, ...], AfterValidator(_distinct)] = Field(min_length=1)
     data: DataSpec
     engines: dict[str, EngineSpec] = {}
     # LLM judges of open_qa answers by name (the metric is judge_<name>_total); the paper had
@@ -540,7 +642,7 @@ class ExperimentSpec(_Model):
     conditions: tuple[ConditionSpec, ...] = Field(min_length=1)
     models: tuple[ModelSpec, ...] = Field(min_length=1)
     training: TrainingSpec = TrainingSpec()
-    arms: tuple[ArmSpec, ...] = (ArmSpec(name="lr-1e-4", lr=1e-4),)
+    arms: tuple[ArmSpec, ...] = Field(default=(ArmSpec(name="lr-1e-4", lr=1e-4),), min_length=1)
     benchmarks: tuple[BenchmarkSpec, ...] = Field(min_length=1)
     resources: dict[StepKind, ResourceSpec] = {}
     execution: ExecutionSpec = ExecutionSpec()
@@ -555,7 +657,11 @@ class ExperimentSpec(_Model):
     @field_validator("store")
     @classmethod
     def _resolve(cls, v: str | None, info: ValidationInfo) -> str | None:
-        return None if v is None else _resolve_path(v.removeprefix("file://"), info)
+        if v is None:
+            return None
+        if problem := location_problem(v, schemes=("file", "s3")):
+            raise ValueError(problem)
+        return _resolve_path(v.removeprefix("file://"), info)
 
     def store_uri(self) -> str:
         """Where this experiment's artifacts live."""
@@ -570,24 +676,32 @@ def default_store_uri() -> str:
     return os.environ.get("NATIVEJOBS_STORE") or str(Path(".nativejobs/store").resolve())
 
 
+NAME_RULE = ("string should match the name pattern: 1-40 lowercase letters, digits or '-', "
+             "starting and ending with a letter or digit (it names Jobs and store paths)")
+_MAX_PROBLEMS = 30  # lines of one SpecError; the rest are counted
+
+
 def _loc(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         elif part != "[key]" and not str(part).startswith(("function-", "function_")):
-            out += f".{part}" if out else str(part)
+            name = short_text(str(part), 60)
+            out += f".{name}" if out else name
     return out or "(top level)"
 
 
 def _line(err: Any) -> str:
-    loc, msg, kind = _loc(err["loc"]), err["msg"], err["type"]
-    msg = re.sub(r"^(Value error|Assertion failed), ", "", msg)
+    loc, msg, kind = _loc(err["loc"]), str(err["msg"]), err["type"]
+    msg = short_text(re.sub(r"^(Value error|Assertion failed), ", "", msg), 300)
     if kind == "extra_forbidden":
         return f"{loc}: unknown key; remove it or fix its spelling"
     if kind == "missing":
         return f"{loc}: required key is missing"
-    return f"{loc}: got {err.get('input')!r}; {msg[0].lower() + msg[1:] if msg else 'invalid'}"
+    if kind == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == _NAME:
+        msg = NAME_RULE
+    return f"{loc}: got {short_repr(err.get('input'))}; {msg[0].lower() + msg[1:] if msg else 'invalid'}"
 
 
 def _items(doc: dict[str, Any], field: str) -> list[dict[str, Any]]:
@@ -595,41 +709,55 @@ def _items(doc: dict[str, Any], field: str) -> list[dict[str, Any]]:
     return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
 
 
+def _names(keys: Any) -> str:
+    """A short, readable list of the names defined under a mapping."""
+    names = sorted(short_text(str(k), 40) for k in keys)
+    return ", ".join(names[:12] + ([f"... ({len(names)} in all)"] if len(names) > 12 else []))
+
+
+def _str_keys(value: Any) -> set[str]:
+    return {k for k in value if isinstance(k, str)} if isinstance(value, dict) else set()
+
+
 def _cross_reference_problems(doc: dict[str, Any]) -> list[str]:
-    """Problems between fields, found on the raw document so they show beside field errors."""
-    engines = doc.get("engines") if isinstance(doc.get("engines"), dict) else {}
+    """Problems between fields, found on the raw document so they show beside field errors.
+
+    Only values of the right type are compared: a wrong type has its own field error.
+    """
+    engines = _str_keys(doc.get("engines"))
     problems = [
-        f"conditions[{i}].engine: got {c['engine']!r}; must be one of the engines: "
-        f"{', '.join(sorted(map(str, engines))) or '(none defined)'}"
+        f"conditions[{i}].engine: got {short_repr(c['engine'])}; must be one of the engines: "
+        f"{_names(engines) or '(none defined)'}"
         for i, c in enumerate(_items(doc, "conditions"))
-        if c.get("engine") is not None and c["engine"] not in engines
+        if isinstance(c.get("engine"), str) and c["engine"] not in engines
     ]
-    names = {str(c.get("name")) for c in _items(doc, "conditions")}
+    names = {c["name"] for c in _items(doc, "conditions") if isinstance(c.get("name"), str)}
     problems += [
-        f"arms[{i}].conditions: got {a['conditions']!r}; each must be one of the conditions: "
-        f"{', '.join(sorted(names))}"
+        f"arms[{i}].conditions: got {short_repr(a['conditions'])}; each must be one of the "
+        f"conditions: {_names(names)}"
         for i, a in enumerate(_items(doc, "arms"))
-        if isinstance(a.get("conditions"), list) and not set(map(str, a["conditions"])) <= names
+        if isinstance(a.get("conditions"), list)
+        and not {x for x in a["conditions"] if isinstance(x, str)} <= names
     ]
     problems += _judge_problems(doc) + _benchmark_language_problems(doc)
     for field in ("conditions", "models", "arms", "benchmarks"):
-        names = [str(item.get("name")) for item in _items(doc, field) if "name" in item]
-        if dupes := sorted({n for n in names if names.count(n) > 1}):
-            problems.append(f"{field}: names must be unique; repeated: {', '.join(dupes)}")
+        found = [item["name"] for item in _items(doc, field) if isinstance(item.get("name"), str)]
+        if dupes := sorted({n for n in found if found.count(n) > 1}):
+            problems.append(f"{field}: names must be unique; repeated: {_names(dupes)}")
     return problems
 
 
 def _judge_problems(doc: dict[str, Any]) -> list[str]:
     """open_qa benchmarks name defined judges, and have at least one."""
-    judges = doc.get("judges") if isinstance(doc.get("judges"), dict) else {}
-    known = ", ".join(sorted(map(str, judges))) or "(none defined)"
+    judges = _str_keys(doc.get("judges"))
+    known = _names(judges) or "(none defined)"
     problems = []
     for i, b in enumerate(_items(doc, "benchmarks")):
         named = b.get("judges")
-        if isinstance(named, list) and any(j not in judges for j in named):
-            problems.append(f"benchmarks[{i}].judges: got {named!r}; each must be one of the "
-                            f"judges: {known}")
-        elif b.get("kind") == "open_qa" and named is None and not judges:
+        if isinstance(named, list) and any(isinstance(j, str) and j not in judges for j in named):
+            problems.append(f"benchmarks[{i}].judges: got {short_repr(named)}; each must be one "
+                            f"of the judges: {known}")
+        elif b.get("kind") == "open_qa" and named is None and not doc.get("judges"):
             problems.append(f"benchmarks[{i}]: kind open_qa is rated by LLM judges; define one "
                             "under judges (kind openai or local)")
     return problems
@@ -638,16 +766,23 @@ def _judge_problems(doc: dict[str, Any]) -> list[str]:
 def _benchmark_language_problems(doc: dict[str, Any]) -> list[str]:
     """A harness benchmark without ``languages`` runs in every spec language: it needs them all."""
     langs = doc.get("languages") if isinstance(doc.get("languages"), list) else []
-    langs = [x for x in langs if x in LANGUAGES]  # an unknown code has its own error already
+    # an unknown code, or one of the wrong type, has its own error already
+    langs = [x for x in langs if isinstance(x, str) and x in LANGUAGES]
     problems = []
     for i, b in enumerate(_items(doc, "benchmarks")):
-        if b.get("kind") in HARNESS_KINDS and b.get("languages") is None:
-            have = harness_benchmark(str(b["kind"])).languages
-            if missing := sorted({str(x) for x in langs} - set(have)):
-                problems.append(f"benchmarks[{i}].languages: kind {b['kind']} has no task in "
+        kind = b.get("kind")
+        if isinstance(kind, str) and kind in HARNESS_KINDS and b.get("languages") is None:
+            have = harness_benchmark(kind).languages
+            if missing := sorted(set(langs) - set(have)):
+                problems.append(f"benchmarks[{i}].languages: kind {kind} has no task in "
                                 f"{', '.join(missing)}; list the languages to run it in, from: "
                                 f"{', '.join(have)}")
     return problems
+
+
+def _capped(problems: list[str]) -> list[str]:
+    more = len(problems) - _MAX_PROBLEMS
+    return problems[:_MAX_PROBLEMS] + ([f"... and {more} more problems"] if more > 0 else [])
 
 
 def _field_problems(e: ValidationError) -> list[str]:
@@ -666,9 +801,11 @@ def parse_spec(doc: Any, *, base_dir: Path | None = None) -> ExperimentSpec:
     try:
         spec = ExperimentSpec.model_validate(doc, context={"base_dir": base_dir})
     except ValidationError as e:
-        raise SpecError(_field_problems(e) + problems) from None
+        raise SpecError(_capped(_field_problems(e) + problems)) from None
+    except RecursionError:  # pydantic on a pathological nesting the reader let through
+        raise SpecError(["(top level): the spec is nested too deeply"]) from None
     if problems:
-        raise SpecError(problems)
+        raise SpecError(_capped(problems))
     return spec
 
 
@@ -680,13 +817,96 @@ def load_spec(path: Path) -> ExperimentSpec:
     return parse_spec(read_yaml(path, "the spec"), base_dir=path.resolve().parent)
 
 
-def read_yaml(path: Path, what: str) -> Any:
-    """The YAML document in ``path``. Raises: SpecError (one line) if unreadable or not YAML."""
+# A spec is written by hand: a few kB. These bounds keep a hostile or broken file cheap to refuse.
+MAX_YAML_BYTES = 2 * 1024 * 1024
+MAX_YAML_NODES = 50_000  # nodes after anchors are expanded (paper.yaml: ~600)
+MAX_YAML_DEPTH = 64
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses duplicate keys and anchors that expand without bound."""
+
+    def compose_document(self) -> Any:
+        node = super().compose_document()
+        _check_expansion(node)
+        return node
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[tuple[str, str]] = set()
+            for key, _ in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE_TAG:
+                    if (key.tag, key.value) in seen:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"duplicate key {short_repr(key.value)}; give each key once",
+                            key.start_mark)
+                    seen.add((key.tag, key.value))
+        return super().construct_mapping(node, deep=deep)
+
+
+def _check_expansion(root: Any) -> None:
+    """Refuse a node graph that loops (a self-referencing anchor) or expands past the budget."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Any, depth: int) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in active:
+            raise yaml.composer.ComposerError(None, None, "an anchor refers to itself",
+                                              node.start_mark)
+        if depth > MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_YAML_DEPTH} "
+                                              "levels", node.start_mark)
+        active.add(id(node))
+        children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                    else node.value if isinstance(node, yaml.SequenceNode) else [])
+        total = 1
+        for child in children:
+            total += size(child, depth + 1)
+            if total > MAX_YAML_NODES:
+                raise yaml.composer.ComposerError(
+                    None, None, f"anchors and aliases expand to more than {MAX_YAML_NODES:,} "
+                    "values; write the document out or use fewer aliases", node.start_mark)
+        active.discard(id(node))
+        sizes[id(node)] = total
+        return total
+
+    if root is not None:
+        size(root, 0)
+
+
+def _read_text(path: Path, what: str) -> str:
+    """The file as text: at most MAX_YAML_BYTES, UTF-8. Raises: SpecError (one line)."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open("rb") as fh:
+            data = fh.read(MAX_YAML_BYTES + 1)
     except OSError as e:
-        raise SpecError([f"{path}: cannot read {what} ({e.strerror})"]) from e
+        raise SpecError([f"{short_text(str(path))}: cannot read {what} ({e.strerror or e})"]) from e
+    if len(data) > MAX_YAML_BYTES:
+        raise SpecError([f"{short_text(str(path))}: {what} is larger than "
+                         f"{MAX_YAML_BYTES // 2**20} MiB; is it the right file?"])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise SpecError([f"{short_text(str(path))} line {line}: {what} is not UTF-8 (byte "
+                         f"{e.start}: {data[e.start:e.start + 1]!r}); save it as UTF-8"]) from None
+
+
+def read_yaml(path: Path, what: str) -> Any:
+    """The YAML document in ``path``: UTF-8, no duplicate keys, anchors within a node budget.
+
+    Raises: SpecError (one line) if unreadable, not UTF-8, not YAML, or too large.
+    """
+    text = _read_text(path, what)
+    try:
+        return yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise SpecError([f"{path}{where}: not valid YAML ({getattr(e, 'problem', e)})"]) from e
+        problem = short_text(str(getattr(e, "problem", None) or e))
+        raise SpecError([f"{short_text(str(path))}{where}: not valid YAML ({problem})"]) from None
+    except RecursionError:
+        raise SpecError([f"{short_text(str(path))}: {what} is nested too deeply"]) from None
