@@ -1,5 +1,11 @@
 """Answer-matching metrics: SQuAD v1.1 EM/F1, the paper's "include", and MLQA-style F1.
 
+``include`` is the paper's rule as written (PROTOCOL.md, evaluation table: the reference answer is a
+substring of the generation): the gold, stripped of surrounding whitespace, occurs verbatim in
+the prediction; no case, article or punctuation folding, so gold ``10 %`` is not in ``100``.
+``include_normalized`` is the looser variant (both sides SQuAD-normalised first), kept under
+its own name for comparison.
+
 SQuAD v1.1 follows the official evaluation script (``evaluate-v1.1.py``, the same code as HF
 ``evaluate``'s "squad"): lowercase, drop ASCII punctuation, drop English articles, collapse
 whitespace; F1 over whitespace tokens. MLQA follows facebookresearch/MLQA
@@ -18,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 __all__ = [
     "include",
+    "include_normalized",
     "max_over_golds",
     "mean",
     "mlqa_f1",
@@ -99,9 +106,22 @@ def mlqa_f1(prediction: str, gold: str, language: str) -> float:
 
 
 def include(prediction: str, gold: str) -> float:
-    """Score the paper's "include": 1.0 if the SQuAD-normalised gold is in the prediction."""
+    """The paper's "include": 1.0 if ``gold.strip()`` occurs verbatim in ``prediction``.
+
+    Case, punctuation and articles count as written; a gold that is only whitespace matches
+    nothing (the empty string would be "included" in every prediction).
+    """
+    needle = gold.strip()
+    return float(bool(needle) and needle in prediction)
+
+
+def include_normalized(prediction: str, gold: str) -> float:
+    """1.0 if the SQuAD-normalised gold occurs in the SQuAD-normalised prediction.
+
+    Looser than the paper's ``include``: ``The Broncos`` includes ``broncos``, and gold ``10 %``
+    (normalised ``10``) is found in ``100``.
+    """
     normalized_gold = squad_normalize(gold)
-    # An answer that normalises to nothing would be "included" in every prediction.
     return float(bool(normalized_gold) and normalized_gold in squad_normalize(prediction))
 
 
