@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from nativejobs.errors import short_repr, short_text
 from nativejobs.report._tables import KINDS, Record, ReportInputError
 
 __all__ = ["LABELS", "REQUIRED", "kinds_from_records", "load_records"]
@@ -29,6 +30,9 @@ __all__ = ["LABELS", "REQUIRED", "kinds_from_records", "load_records"]
 LABELS = ("model", "language", "condition", "arm", "benchmark", "metric")
 REQUIRED = (*LABELS, "score", "n")
 _MAX_PROBLEMS = 20
+MAX_RECORD_BYTES = 64 * 2**20  # a record file is a table of scores: MBs at most, never endless
+# Metrics that are proportions: a score outside [0, 1] is a percentage or a typo.
+_PROPORTIONS = ("acc", "acc_norm", "exact_match", "em", "f1", "include", "mlqa_f1")
 
 
 def load_records(path: str | Path) -> list[Record]:
@@ -45,11 +49,7 @@ def load_records(path: str | Path) -> list[Record]:
             or a row lacks a required key or has a bad value.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as e:
-        raise ReportInputError(f"{path}: cannot read the record file ({e.strerror or e})") from e
-    rows = list(_rows(path, text))
+    rows = list(_rows(path, _read_text(path)))
     if not rows:
         raise ReportInputError(f"{path}: no records; expected rows with {', '.join(REQUIRED)}")
     records, problems = [], []
@@ -99,19 +99,65 @@ def kinds_from_records(records: list[Record], overrides: Mapping[str, str] | Non
     return out
 
 
+def _read_text(path: Path) -> str:
+    """The file as text: UTF-8, at most MAX_RECORD_BYTES (``/dev/zero`` is refused, not read)."""
+    where = short_text(str(path))
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_RECORD_BYTES + 1)
+    except OSError as e:
+        raise ReportInputError(f"{where}: cannot read the record file ({e.strerror or e})") from e
+    if len(data) > MAX_RECORD_BYTES:
+        raise ReportInputError(f"{where}: larger than {MAX_RECORD_BYTES // 2**20} MiB; is it a "
+                               "record file?")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ReportInputError(f"{where}: line {line} is not UTF-8 (byte {e.start}); save the "
+                               "file as UTF-8") from None
+
+
+def _csv_rows(path: Path, text: str) -> list[dict[str, Any]]:
+    reader = csv.DictReader(text.splitlines())
+    try:
+        return list(reader)
+    except csv.Error as e:  # a field over csv's limit, a NUL byte
+        raise ReportInputError(f"{short_text(str(path))}: line {reader.line_num + 1} is not valid CSV "
+                               f"({short_text(str(e))})") from None
+
+
+def _json_doc(path: Path, text: str, suffix: str) -> Any:
+    where = short_text(str(path))
+    if suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ReportInputError(f"{where}: not valid JSON (line {e.lineno}: {e.msg})") from None
+        except RecursionError:
+            raise ReportInputError(f"{where}: JSON nested too deeply for a record file") from None
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise ReportInputError(f"{where}: line {n} is not valid JSON ({e.msg})") from None
+        except RecursionError:
+            raise ReportInputError(f"{where}: line {n} is nested too deeply") from None
+    return rows
+
+
 def _rows(path: Path, text: str) -> Iterator[dict[str, Any]]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        yield from csv.DictReader(text.splitlines())
+        yield from _csv_rows(path, text)
         return
     if suffix not in (".json", ".jsonl"):
-        raise ReportInputError(f"{path}: unknown record file type {suffix or '(none)'!r}; "
-                               "use .csv, .json or .jsonl")
-    try:
-        doc: Any = ([json.loads(line) for line in text.splitlines() if line.strip()]
-                    if suffix == ".jsonl" else json.loads(text))
-    except json.JSONDecodeError as e:
-        raise ReportInputError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from e
+        raise ReportInputError(f"{short_text(str(path))}: unknown record file type "
+                               f"{short_repr(suffix or '(none)', 20)}; use .csv, .json or .jsonl")
+    doc = _json_doc(path, text, suffix)
     if isinstance(doc, dict) and isinstance(doc.get("records"), list):
         doc = doc["records"]
     if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):
@@ -137,14 +183,25 @@ def _check_row(row: dict[str, Any]) -> tuple[Record, list[str]]:
             record["score"] = float(row["score"])
             if not math.isfinite(record["score"]):
                 raise ValueError
-        except (TypeError, ValueError):
-            problems.append(f"score: got {row['score']!r}; must be a finite number")
+        except (TypeError, ValueError, OverflowError):
+            problems.append(f"score: got {short_repr(row['score'])}; must be a finite number")
+        else:
+            problems += _range_problems(record)
     if row.get("n") not in (None, ""):
         try:
             n = float(row["n"])
             if not n.is_integer() or n < 1:
                 raise ValueError
             record["n"] = int(n)
-        except (TypeError, ValueError):
-            problems.append(f"n: got {row['n']!r}; must be a whole number of items >= 1")
+        except (TypeError, ValueError, OverflowError):
+            problems.append(f"n: got {short_repr(row['n'])}; must be a whole number of items >= 1")
     return record, problems
+
+
+def _range_problems(record: Record) -> list[str]:
+    metric, score = str(record.get("metric", "")), record["score"]
+    proportion = metric in _PROPORTIONS or metric.startswith(tuple(f"{m}_" for m in _PROPORTIONS))
+    if proportion and not 0 <= score <= 1:
+        return [f"score: got {score!r}; metric {short_text(metric, 40)} is a proportion in "
+                "[0, 1] (give 0.412, not 41.2)"]
+    return []
