@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from nativejobs.errors import StepInputError
 
-__all__ = ["bad_file", "first_n", "read_json", "read_text", "require_dev", "require_shots"]
+__all__ = ["bad_file", "csv_rows", "first_n", "read_json", "read_text", "require_dev", "require_shots"]
 
 _T = TypeVar("_T")
 
@@ -55,6 +56,25 @@ def read_json(path: str) -> object:
     except json.JSONDecodeError as e:
         where = f"line {e.lineno} column {e.colno}"
         raise bad_file(path, f"invalid JSON at {where} ({e.msg})", "fix the file") from e
+    except RecursionError:
+        raise bad_file(path, "JSON nested too deeply", "fix the file") from None
+
+
+def csv_rows(path: str, reader: Any) -> Iterator[Any]:
+    """The rows of a ``csv`` reader over ``path``.
+
+    Raises:
+        StepInputError: For csv's own errors (a field over its size limit, a NUL byte), naming
+            the line.
+    """
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise bad_file(path, f"line {reader.line_num + 1} is not valid CSV ({e})",
+                           "fix the file") from None
 
 
 def first_n(rows: Sequence[_T], limit: int | None) -> list[_T]:

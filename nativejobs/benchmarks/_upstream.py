@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from nativejobs.benchmarks._files import bad_file
+from nativejobs.benchmarks._files import bad_file, csv_rows
 from nativejobs.errors import StepInputError, StoreError
 
 __all__ = ["DATA_SUFFIXES", "expand", "read_rows", "read_split", "subject_of"]
@@ -95,7 +95,7 @@ def expand(source: str) -> list[str]:
 def _csv_rows(uri: str, text: str, delimiter: str) -> list[Row]:
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     rows = []
-    for row in reader:
+    for row in csv_rows(uri, reader):
         if None in row:
             raise bad_file(uri, f"line {reader.line_num} has more fields than the header",
                            "quote fields that contain the delimiter")
@@ -110,6 +110,8 @@ def _json_rows(uri: str, text: str) -> list[Row]:
     except json.JSONDecodeError as e:
         raise bad_file(uri, f"invalid JSON at line {e.lineno} column {e.colno} ({e.msg})",
                        "fix the file") from e
+    except RecursionError:
+        raise bad_file(uri, "JSON nested too deeply", "fix the file") from None
     if isinstance(doc, dict) and isinstance(doc.get("data"), list):
         return _squad_rows(uri, doc["data"])
     if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):
@@ -127,6 +129,8 @@ def _jsonl_rows(uri: str, text: str) -> list[Row]:
             row = json.loads(line)
         except json.JSONDecodeError as e:
             raise bad_file(uri, f"line {n} is not JSON ({e.msg})", "give one object a line") from e
+        except RecursionError:
+            raise bad_file(uri, f"line {n} is nested too deeply", "give one object a line") from None
         if not isinstance(row, dict):
             raise bad_file(uri, f"line {n} is not an object", "give one object a line")
         rows.append(row)
@@ -183,9 +187,17 @@ def _squad_rows(uri: str, articles: list[Any]) -> list[Row]:
                     "context": context,
                     "question": _get(uri, qa, "question", str, at),
                     "answers": {"text": [_get(uri, x, "text", str, f"{at}.answers") for x in answers],
-                                "answer_start": [int(x.get("answer_start", -1)) for x in answers]},
+                                "answer_start": [_start(uri, x, f"{at}.answers") for x in answers]},
                 })
     return rows
+
+
+def _start(uri: str, answer: Any, where: str) -> int:
+    try:
+        return int(answer.get("answer_start", -1))  # type: ignore[union-attr]
+    except (AttributeError, TypeError, ValueError, OverflowError):
+        raise bad_file(uri, f"{where}.answer_start is not a whole number",
+                       "use SQuAD v1.1 format") from None
 
 
 def _get(uri: str, obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -199,7 +211,7 @@ def _mgsm_tsv_rows(uri: str, text: str) -> list[Row]:
     """url-nlp's headerless MGSM TSV (question, number) -> the hub's test rows."""
     reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
     rows = []
-    for fields in reader:
+    for fields in csv_rows(uri, reader):
         if not fields:
             continue
         if len(fields) != 2:

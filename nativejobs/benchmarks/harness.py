@@ -270,11 +270,17 @@ def check_runs(runs: list[HarnessBenchmarkRun], folder: Path) -> None:
     Raises:
         StepInputError: If a source or a file is bad.
     """
-    for path in write_configs(runs, folder).values():
+    from nativejobs.benchmarks.sources import require_fields
+
+    by_name = {r.name: r for r in runs}
+    for name, path in write_configs(runs, folder).items():
+        entry = by_name[name].entry
         for member in yaml.safe_load(_strip_functions(path.read_text(encoding="utf-8")))["task"]:
             kwargs = member.get("dataset_kwargs") or {}
-            for uris in (kwargs.get("sources") or {}).values():
-                read_split(uris, kwargs["layout"])
+            for split, uris in (kwargs.get("sources") or {}).items():
+                rows = read_split(uris, kwargs["layout"])
+                require_fields(entry.kind, "eval" if split == entry.eval_split else "fewshot",
+                               rows, uris)
 
 
 def _strip_functions(text: str) -> str:

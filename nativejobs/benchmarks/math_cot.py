@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from nativejobs.benchmarks._files import (
     bad_file,
+    csv_rows,
     first_n,
     read_json,
     read_text,
@@ -220,7 +221,7 @@ def _cues(language: str) -> Cues:
 def _read_problems(path: str) -> list[tuple[str, str]]:
     reader = csv.reader(io.StringIO(read_text(path)), delimiter="\t", quoting=csv.QUOTE_NONE)
     problems = []
-    for row in reader:
+    for row in csv_rows(path, reader):
         if not row:
             continue  # a blank line holds no problem
         if len(row) != 2:

@@ -20,7 +20,14 @@ import io
 from pathlib import Path
 from typing import NamedTuple
 
-from nativejobs.benchmarks._files import bad_file, first_n, read_text, require_dev, require_shots
+from nativejobs.benchmarks._files import (
+    bad_file,
+    csv_rows,
+    first_n,
+    read_text,
+    require_dev,
+    require_shots,
+)
 from nativejobs.benchmarks._scoring import check_same_length, summarize
 from nativejobs.benchmarks._types import ChoiceItem, ScoredBenchmark
 from nativejobs.errors import StepInputError
@@ -205,7 +212,7 @@ def _read_questions(path: str) -> list[_Question]:
             f"header lacks column(s) {', '.join(missing)}",
             "the header must be ,Question,A,B,C,D,Answer (CMMLU format)",
         )
-    questions = [_question(path, reader.line_num, row) for row in reader]
+    questions = [_question(path, reader.line_num, row) for row in csv_rows(path, reader)]
     if not questions:
         raise bad_file(path, "holds no questions", "give a non-empty CMMLU-format CSV")
     return questions

@@ -24,7 +24,7 @@ from nativejobs.benchmarks._upstream import expand, read_split
 from nativejobs.benchmarks.catalog import HARNESS_KINDS, harness_benchmark
 from nativejobs.errors import NativeJobsError, StepInputError
 
-__all__ = ["REQUIRED_FIELDS", "SourceCheck", "check_sources", "hub_script_problem"]
+__all__ = ["REQUIRED_FIELDS", "SourceCheck", "check_sources", "hub_script_problem", "require_fields"]
 
 Status = Literal["ok", "error", "unchecked"]
 # Fields the harness task reads from every row, per kind and split role (after the layout).
@@ -144,11 +144,29 @@ def _check_files(bench: Any, lang: str) -> list[SourceCheck]:
 
 def _missing_fields(kind: str, role: str, rows: list[dict[str, Any]]) -> str | None:
     need = REQUIRED_FIELDS.get(kind, {}).get(role, ())
-    for i, row in enumerate(rows[:5]):
+    for i, row in enumerate(rows):
         if missing := [f for f in need if f not in row]:
-            return (f"row {i} lacks {', '.join(missing)} (has {', '.join(sorted(row)) or 'nothing'}); "
-                    f"give {kind} files in the upstream layout (see nativejobs.benchmarks.catalog)")
+            have = ", ".join(sorted(map(str, row))[:12]) or "nothing"
+            return (f"row {i + 1} lacks {', '.join(missing)} (has {have}); give {kind} files in "
+                    "the upstream layout (see nativejobs.benchmarks.catalog)")
     return None
+
+
+def require_fields(kind: str, role: str, rows: list[dict[str, Any]], uris: Sequence[str]) -> None:
+    """Check that every row has the fields the harness task reads (its templates fail late,
+    with a jinja error, on a row that lacks one).
+
+    Args:
+        kind: The benchmark kind.
+        role: ``eval`` or ``fewshot``.
+        rows: The split's rows, as ``read_split`` returns them.
+        uris: The files they came from, for the message.
+
+    Raises:
+        StepInputError: Naming the files, the row and the missing fields.
+    """
+    if problem := _missing_fields(kind, role, rows):
+        raise StepInputError(f"benchmark file(s) {', '.join(uris[:3])}: {problem}")
 
 
 def _subject_verdict(entry: Any, lang: str, uris: list[str], split: str,

@@ -35,9 +35,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from nativejobs.errors import StepInputError, StoreError
+from nativejobs.errors import StepInputError, StoreError, StoreNotFoundError, short_repr, short_text
 from nativejobs.languages import LANGUAGES
 from nativejobs.steps._context import StepContext
+from nativejobs.store import MARKER, step_dir
 
 KIND = "prepare"
 VERSION = 2  # 2: released sets, mixtures, parquet and S3 files; null fields read as ""
@@ -71,17 +72,30 @@ class Params(BaseModel):
     seed: int = 0
 
 
-def to_alpaca(raw: dict[str, Any], *, where: str, index: int) -> Row:
-    """One Alpaca row from an Alpaca- or Aya-format record. Raises: StepInputError."""
+_TEXT = (str, int, float)  # field values read as text; a list or an object is a malformed row
+
+
+def to_alpaca(raw: Any, *, where: str, index: int) -> Row:
+    """One Alpaca row from an Alpaca- or Aya-format record. Raises: StepInputError.
+
+    ``index`` is the row's 0-based position; messages name it as the file shows it (``row N``).
+    """
+    if not isinstance(raw, dict):
+        raise StepInputError(f"{where} row {index + 1}: is {type(raw).__name__} "
+                             f"{short_repr(raw, 60)}, not an object; give one record per row")
     if "instruction" in raw and "output" in raw:
         row = {"instruction": raw["instruction"], "input": raw.get("input") or "",
                "output": raw["output"]}
     elif "inputs" in raw and "targets" in raw:  # Aya Dataset columns
         row = {"instruction": raw["inputs"], "input": "", "output": raw["targets"]}
     else:
-        raise StepInputError(f"{where} row {index}: has keys {sorted(raw)}; need Alpaca "
-                             "(instruction, input, output) or Aya (inputs, targets) fields")
-    row["id"] = str(raw.get("id", raw.get("id_", index)))
+        raise StepInputError(f"{where} row {index + 1}: has keys {short_repr(sorted(map(str, raw)))}; "
+                             "need Alpaca (instruction, input, output) or Aya (inputs, targets) fields")
+    row["id"] = raw.get("id", raw.get("id_", index))
+    if bad := [k for k, v in row.items() if v is not None and not isinstance(v, _TEXT)]:
+        raise StepInputError(f"{where} row {index + 1}: field {bad[0]!r} is "
+                             f"{type(row[bad[0]]).__name__} {short_repr(row[bad[0]], 60)}; "
+                             "need text")
     return {k: "" if v is None else str(v) for k, v in row.items()}
 
 
@@ -99,25 +113,96 @@ def _read_bytes(uri: str) -> bytes:
     file = Path(uri)
     if not file.is_file():
         raise StepInputError(f"data file {uri} does not exist; fix the source path in the spec")
-    return file.read_bytes()
+    try:
+        return file.read_bytes()
+    except OSError as e:
+        raise StepInputError(f"data file {uri}: cannot be read ({e.strerror or e})") from e
 
 
-def read_records(uri: str) -> list[dict[str, Any]]:
-    """Records of a JSON list, JSONL or parquet file (by extension). Raises: StepInputError."""
+def _jsonl_records(uri: str, text: str) -> list[Any]:
+    records = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except (json.JSONDecodeError, RecursionError) as e:
+            why = e.msg if isinstance(e, json.JSONDecodeError) else "nested too deeply"
+            raise StepInputError(f"data file {uri}: line {n} is not valid JSON ({why}); give one "
+                                 "JSON object a line") from None
+    return records
+
+
+def _parquet_records(uri: str, data: bytes) -> list[Any]:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(io.BytesIO(data)).to_pylist()
+    except Exception as e:  # pyarrow raises several unrelated types (ArrowInvalid, OSError) for a bad file
+        raise StepInputError(f"data file {uri}: not a readable parquet file "
+                             f"({type(e).__name__}: {short_text(str(e))})") from e
+
+
+def read_records(uri: str) -> list[Any]:
+    """Records of a JSON list, JSONL or parquet file (by extension). Raises: StepInputError.
+
+    The records are not checked here: ``to_alpaca`` names a record that is not an object.
+    """
     data = _read_bytes(uri)
     if uri.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        return pq.read_table(io.BytesIO(data)).to_pylist()
+        return _parquet_records(uri, data)
     try:
-        if uri.endswith(".jsonl"):
-            return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
-        doc = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise StepInputError(f"data file {uri}: not valid JSON ({e})") from e
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise StepInputError(f"data file {uri}: line {line} is not UTF-8 (byte {e.start}); save "
+                             "it as UTF-8") from None
+    if uri.endswith(".jsonl"):
+        return _jsonl_records(uri, text)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise StepInputError(f"data file {uri}: not valid JSON (line {e.lineno} column {e.colno}: "
+                             f"{e.msg})") from None
+    except RecursionError:
+        raise StepInputError(f"data file {uri}: JSON nested too deeply") from None
     if not isinstance(doc, list):
         raise StepInputError(f"data file {uri}: top level is {type(doc).__name__}; need a list")
     return doc
+
+
+def read_input_rows(ctx: StepContext, name: str) -> list[dict[str, Any]]:
+    """The JSON-lines rows of input ``name``: an artifact another step wrote and vouched for.
+
+    Raises:
+        StepInputError: Naming the upstream step, if the artifact is missing or unreadable: its
+            output is damaged, and running this step again would not mend it.
+    """
+    path, source = ctx.input_path(name), ctx.inputs[name]
+    try:
+        text = ctx.store.get_text(path)
+    except StoreNotFoundError:
+        raise _damaged(source, path, "is missing") from None
+    except UnicodeDecodeError as e:
+        raise _damaged(source, path, f"is not UTF-8 (byte {e.start})") from None
+    rows: list[dict[str, Any]] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
+            raise _damaged(source, path, f"line {n} is not JSON") from None
+        if not isinstance(row, dict):
+            raise _damaged(source, path, f"line {n} is not an object")
+        rows.append(row)
+    return rows
+
+
+def _damaged(source: dict[str, str], path: str, problem: str) -> StepInputError:
+    marker = f"{step_dir(source['kind'], source['key'])}/{MARKER}"
+    return StepInputError(f"the output of step {source['kind']}/{source['key'][:12]} is damaged: "
+                          f"{path} {problem}; redo that step (delete {marker}) and submit again")
 
 
 def read_rows(uri: str) -> list[Row]:
@@ -195,7 +280,7 @@ class PrepareStep:
     def setup(self) -> None:
         self.match: list[Row] | None = None
         if "match" in self.ctx.inputs:
-            self.match = self.ctx.store.get_jsonl(self.ctx.input_path("match"))
+            self.match = read_input_rows(self.ctx, "match")
 
     def run(self) -> dict[str, Any]:
         outputs, stats = getattr(self, f"_{self.p.role}")()
@@ -271,8 +356,7 @@ class PrepareStep:
 
     def _mix(self) -> tuple[Outputs, dict[str, Any]]:
         assert self.p.languages
-        parts = {lang: self.ctx.store.get_jsonl(self.ctx.input_path(f"part_{lang}"))
-                 for lang in self.p.languages}
+        parts = {lang: read_input_rows(self.ctx, f"part_{lang}") for lang in self.p.languages}
         rows = [{**r, "language": lang} for lang, part in parts.items() for r in part]
         return {"data.jsonl": rows}, {"languages": self.p.languages,
                                       "per_language": {k: len(v) for k, v in parts.items()}}
