@@ -497,18 +497,33 @@ def results(
     kind: Annotated[list[str] | None, typer.Option(
         "--kind", help="NAME=native|translated|round_trip for an imported condition")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write to a file")] = None,
+    pair: Annotated[list[str] | None, typer.Option(
+        "--pair", help="RTT=SINGLE: a round-trip condition's single-pass partner, e.g. "
+        "google-rtt=google; repeatable")] = None,
+    what: Annotated[str, typer.Option(
+        "--what", help="with --format json: records (flat) or analysis (ΔS, r, CIs, RTT pairs, "
+        "summaries)")] = "records",
 ) -> None:
-    """Results: scores with ΔS and CIs, r per benchmark, completeness; md, csv, json or html."""
+    """Results: scores with ΔS and CIs, r per benchmark, summaries, round trips, completeness;
+    md, csv, json or html."""
+    from nativejobs.report import check_what, pairs_from_conditions
+
     if format not in REPORT_FORMATS:
         _fail(f"--format: got {short_repr(format)}; use one of {', '.join(REPORT_FORMATS)}", 2)
     if name is None and not imports:
         _fail("results: give an experiment NAME, or --import FILE", 2)
-    if bad := [k for k in kind or [] if "=" not in k]:
-        _fail(f"--kind: got {short_repr(bad[0])}; use NAME=KIND, e.g. google=translated", 2)
+    for flag, values, usage in (("--kind", kind, "NAME=KIND, e.g. google=translated"),
+                                ("--pair", pair, "RTT=SINGLE, e.g. google-rtt=google")):
+        if bad := [k for k in values or [] if "=" not in k]:
+            _fail(f"{flag}: got {short_repr(bad[0])}; use {usage}", 2)
+    check_what(what, format)
     kinds = dict(k.split("=", 1) for k in kind or [])
+    pairs = dict(p.split("=", 1) for p in pair or [])
     if not imports:
         assert name is not None
-        _emit(_run_results(_default_store(store), name, format), format, output)
+        st = _default_store(store)
+        _emit(run_results(st, _run_record(st, name), format, what=what,
+                          attempts=_attempts(st, name)), format, output)
         return
     own: list[dict[str, Any]] = []
     if name:
@@ -516,7 +531,9 @@ def results(
         run = _run_record(st, name)
         own = json.loads(_run_results(st, name, "json"))
         kinds = {c["name"]: c["kind"] for c in run["spec"]["conditions"]} | kinds
-    _emit(import_report(imports, format, kinds=kinds, with_records=own), format, output)
+        pairs = pairs_from_conditions(run["spec"]["conditions"]) | pairs
+    _emit(import_report(imports, format, kinds=kinds, pairs=pairs, with_records=own, what=what),
+          format, output)
 
 
 @app.command()

@@ -4,25 +4,42 @@
   items every condition answered, McNemar's test per reference condition for 0/1 metrics, and
   whether the gap is inside the noise (its CI contains 0).
 - Pearson r(ΔS, S_native) per arm × benchmark × metric over the (model, language) points.
-- Round trip vs single pass: each round-trip condition against the mean of the reference
-  conditions (with a paired CI), on the native benchmarks.
+- Round trip vs single pass, on the native benchmarks: each round-trip condition against the
+  single pass of the same system (``pairs``: Google RTT vs Google), with a paired CI; against the
+  mean of the reference conditions only when it has no partner (the row says which).
 - The arms side by side: each condition's score and ΔS with one column per arm.
-- Completeness of the grid.
+- The paper's summary views (``_summaries``): mean ΔS and how many models gain, per-model
+  language means with r over them, round-trip counts, machine- vs human-translated MMLU.
+- Completeness of a run's grid (what its spec asked for), or the coverage of imported records.
 
 Without per-item results (imported records) the CIs say ``unavailable``; nothing is made up.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from statistics import fmean
 from typing import Any
 
-from nativejobs.report._completeness import CellStatus, record_completeness
-from nativejobs.report._stats import EXACT_BELOW, discordant_pairs, mcnemar, paired_bootstrap_ci, pearson
+from nativejobs.report._completeness import CellStatus, Coverage, record_coverage
+from nativejobs.report._pairs import check_pairs
+from nativejobs.report._stats import EXACT_BELOW, discordant_pairs, mcnemar, paired_bootstrap_ci
+from nativejobs.report._summaries import (
+    Correlation,
+    DeltaSummary,
+    ModelMean,
+    MtHt,
+    Point,
+    RoundTripSummary,
+    correlation,
+    delta_summaries,
+    model_correlations,
+    model_means,
+    mt_vs_ht,
+    round_trip_summaries,
+)
 from nativejobs.report._tables import CELL, Record, gaps, reference_conditions
 
 __all__ = ["Analysis", "ArmRow", "Correlation", "Gap", "ItemKey", "Items", "McNemarTest", "Point",
@@ -30,7 +47,7 @@ __all__ = ["Analysis", "ArmRow", "Correlation", "Gap", "ItemKey", "Items", "McNe
 
 ItemKey = tuple[str, str, str, str, str]  # (model, arm, language, condition, benchmark)
 Items = Mapping[ItemKey, Sequence[Mapping[str, Any]]]  # per-item rows: id + metric values
-ANALYSIS_FORMAT_VERSION = 1
+ANALYSIS_FORMAT_VERSION = 2  # 2: RTT partners, summaries, coverage
 NO_ITEMS = "unavailable: no per-item results"
 
 
@@ -76,29 +93,9 @@ class Gap:
 
 
 @dataclass(frozen=True)
-class Point:
-    model: str
-    language: str
-    native: float
-    delta: float
-
-
-@dataclass(frozen=True)
-class Correlation:
-    """r(ΔS, S_native) over one arm × benchmark × metric's (model, language) points."""
-
-    arm: str
-    benchmark: str
-    metric: str
-    r: float | None
-    p: float | None
-    n: int
-    points: tuple[Point, ...]
-
-
-@dataclass(frozen=True)
 class RoundTrip:
-    """A round-trip condition against single-pass translation (the reference mean)."""
+    """A round-trip condition against single-pass translation: its partner (the same system's
+    single pass) when it has one, else the mean of the reference conditions."""
 
     model: str
     arm: str
@@ -106,6 +103,8 @@ class RoundTrip:
     benchmark: str
     metric: str
     condition: str
+    single_pass_conditions: tuple[str, ...]  # (partner,), or the reference conditions averaged
+    is_paired: bool  # True: the same system's single pass; False: the fallback mean
     round_trip: float
     single_pass: float | None
     native: float | None
@@ -139,11 +138,18 @@ class Analysis:
     n_resamples: int
     seed: int
     has_items: bool
+    pairs: dict[str, str]  # round-trip condition → its single-pass partner
     gaps: tuple[Gap, ...]
-    correlations: tuple[Correlation, ...]
+    correlations: tuple[Correlation, ...]  # over (model, language) points
     round_trip: tuple[RoundTrip, ...]
     arm_rows: tuple[ArmRow, ...]
-    completeness: tuple[CellStatus, ...]
+    completeness: tuple[CellStatus, ...]  # a run's cells; empty for records alone
+    coverage: tuple[Coverage, ...]  # which conditions each benchmark × arm has
+    delta_summary: tuple[DeltaSummary, ...] = ()
+    model_means: tuple[ModelMean, ...] = ()
+    model_correlations: tuple[Correlation, ...] = ()  # over the models' language means
+    round_trip_summary: tuple[RoundTripSummary, ...] = ()
+    mt_vs_ht: tuple[MtHt, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"format_version": ANALYSIS_FORMAT_VERSION, **asdict(self)}
@@ -175,6 +181,7 @@ class _ItemIndex:
 
 def analyze(records: Sequence[Record], kinds: Mapping[str, str], *, items: Items | None = None,
             reference: Sequence[str] | None = None, native_benchmarks: Sequence[str] | None = None,
+            pairs: Mapping[str, str] | None = None, mmlu: tuple[str, str] | None = None,
             n_resamples: int = 10_000, seed: int = 0, confidence: float = 0.95,
             completeness: Sequence[CellStatus] | None = None) -> Analysis:
     """The analysis of ``records`` (tidy result records).
@@ -188,28 +195,38 @@ def analyze(records: Sequence[Record], kinds: Mapping[str, str], *, items: Items
         reference: Conditions ΔS subtracts; None = every translated condition.
         native_benchmarks: Benchmarks written natively, where round trip vs single pass is
             reported; None = every benchmark.
+        pairs: Round-trip condition → its single-pass partner (``_pairs``); a round trip
+            without one is compared with the mean of ``reference``.
+        mmlu: (machine-translated, human-translated) MMLU benchmark names; None = found by
+            the records' ``kind`` (okapi_mmlu, mmmlu) or name (mt-mmlu, ht-mmlu).
         n_resamples: Bootstrap resamples per CI.
         seed: Bootstrap seed; the same inputs give the same CIs.
         confidence: CI coverage.
-        completeness: Cell states; None = derived from the records' own grid.
+        completeness: A run's cell states; None for records alone (coverage is reported).
 
     Raises:
-        ReportInputError: If ``reference`` names an unknown or native condition.
+        ReportInputError: If ``reference`` names an unknown or native condition, or a pair is
+            not round trip → translated.
     """
     ref = tuple(reference_conditions(kinds, reference))
+    partners = check_pairs(pairs or {}, kinds)
     opts = _Options(n_resamples, seed, confidence)
     index = _ItemIndex(items) if items else None
     gap_rows = tuple(_gap(g, index, opts) for g in gaps(records, kinds, reference=ref))
     arms = tuple(dict.fromkeys(r["arm"] for r in records))
+    trips = _round_trips(records, kinds, _Trips(ref, partners, native_benchmarks), index, opts)
+    means = model_means(gap_rows)
     return Analysis(
         kinds=dict(kinds), reference=ref,
-        conditions=tuple(c for c in kinds if any(r["condition"] == c for r in records)),
+        conditions=tuple(c for c in kinds if c in {r["condition"] for r in records}),
         arms=arms, native_benchmarks=None if native_benchmarks is None else tuple(native_benchmarks),
         confidence=confidence, n_resamples=n_resamples, seed=seed, has_items=index is not None,
-        gaps=gap_rows, correlations=_correlations(gap_rows),
-        round_trip=_round_trips(records, kinds, ref, native_benchmarks, index, opts),
+        pairs=partners, gaps=gap_rows, correlations=_correlations(gap_rows), round_trip=trips,
         arm_rows=_arm_rows(records, gap_rows, arms),
-        completeness=tuple(record_completeness(records) if completeness is None else completeness))
+        completeness=tuple(completeness or ()), coverage=tuple(record_coverage(records, kinds)),
+        delta_summary=delta_summaries(gap_rows), model_means=means,
+        model_correlations=model_correlations(means),
+        round_trip_summary=round_trip_summaries(trips), mt_vs_ht=mt_vs_ht(records, kinds, ref, mmlu))
 
 
 def _gap(g: Record, index: _ItemIndex | None, opts: _Options) -> Gap:
@@ -262,15 +279,7 @@ def _correlations(gap_rows: Sequence[Gap]) -> tuple[Correlation, ...]:
     groups: dict[tuple[str, str, str], list[Point]] = defaultdict(list)
     for g in gap_rows:
         groups[g.arm, g.benchmark, g.metric].append(Point(g.model, g.language, g.native, g.delta))
-    out = []
-    for (arm, bench, metric), points in groups.items():
-        r, p, n = pearson([pt.delta for pt in points], [pt.native for pt in points])
-        out.append(Correlation(arm, bench, metric, _finite(r), _finite(p), n, tuple(points)))
-    return tuple(out)
-
-
-def _finite(x: float) -> float | None:
-    return None if math.isnan(x) else x
+    return tuple(correlation(*group, points) for group, points in groups.items())
 
 
 def _scores(records: Sequence[Record]) -> dict[tuple[str, ...], dict[str, float]]:
@@ -281,27 +290,42 @@ def _scores(records: Sequence[Record]) -> dict[tuple[str, ...], dict[str, float]
     return cells
 
 
-def _round_trips(records: Sequence[Record], kinds: Mapping[str, str], ref: Sequence[str],
-                 native_benchmarks: Sequence[str] | None, index: _ItemIndex | None,
-                 opts: _Options) -> tuple[RoundTrip, ...]:
+@dataclass(frozen=True)
+class _Trips:
+    reference: tuple[str, ...]
+    pairs: Mapping[str, str]
+    native_benchmarks: Sequence[str] | None
+
+
+def _round_trips(records: Sequence[Record], kinds: Mapping[str, str], how: _Trips,
+                 index: _ItemIndex | None, opts: _Options) -> tuple[RoundTrip, ...]:
     round_trip = [c for c, k in kinds.items() if k == "round_trip"]
     out = []
     for cell_values, scores in sorted(_scores(records).items()):
         cell = dict(zip(CELL, cell_values, strict=True))
-        if native_benchmarks is not None and cell["benchmark"] not in native_benchmarks:
+        if how.native_benchmarks is not None and cell["benchmark"] not in how.native_benchmarks:
             continue
-        refs = [c for c in ref if c in scores]
-        single = fmean(scores[c] for c in refs) if refs else None
         native = next((s for c, s in scores.items() if kinds.get(c) == "native"), None)
         for rtt in (c for c in round_trip if c in scores):
-            paired = _paired(index, _key(cell, rtt), refs, cell, opts) if refs else Paired(
-                ci="unavailable: no single-pass condition")
-            out.append(RoundTrip(
-                **cell, condition=rtt, round_trip=scores[rtt], single_pass=single, native=native,
-                delta=None if single is None else scores[rtt] - single,
-                native_minus_round_trip=None if native is None else native - scores[rtt],
-                paired=paired))
+            out.append(_round_trip(cell, rtt, scores, native, how, index, opts))
     return tuple(out)
+
+
+def _round_trip(cell: Mapping[str, Any], rtt: str, scores: Mapping[str, float],
+                native: float | None, how: _Trips, index: _ItemIndex | None,
+                opts: _Options) -> RoundTrip:
+    """One round-trip row: against its partner when it has one, else the reference mean."""
+    paired_with = how.pairs.get(rtt)
+    refs = [paired_with] if paired_with else [c for c in how.reference if c in scores]
+    have = [c for c in refs if c in scores]
+    single = fmean(scores[c] for c in have) if have else None
+    paired = (_paired(index, _key(cell, rtt), have, cell, opts) if have else
+              Paired(ci=f"unavailable: no {' or '.join(refs) or 'single-pass'} score"))
+    return RoundTrip(
+        **cell, condition=rtt, single_pass_conditions=tuple(refs), is_paired=bool(paired_with),
+        round_trip=scores[rtt], single_pass=single, native=native,
+        delta=None if single is None else scores[rtt] - single,
+        native_minus_round_trip=None if native is None else native - scores[rtt], paired=paired)
 
 
 def _arm_rows(records: Sequence[Record], gap_rows: Sequence[Gap],

@@ -2,7 +2,13 @@
 run yet; so a partial run shows its holes instead of silently dropping cells.
 
 A cell is one model × language × condition × arm: the chain of steps that ends in its evaluate
-step. Pure functions over the run record's step list, the done keys and the failures.
+step. Pure functions over the run record's step list, the done keys and the failures. Only the
+cells a run planned are judged, so what its spec never asked for (an arm that leaves out the
+round trips) is no hole.
+
+Records alone (imported, or a run's beside them) carry no design: ``record_coverage`` says
+compactly which conditions each benchmark × arm has, and for how many (model, language) points,
+rather than calling every absent combination missing.
 """
 
 from __future__ import annotations
@@ -10,16 +16,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import product
 from typing import Any
 
 from nativejobs.report._tables import Record, Table
 
-__all__ = ["Cell", "CellStatus", "cell_chains", "completeness", "completeness_table",
-           "failures_from_attempts", "record_completeness", "summary_line"]
+__all__ = ["Cell", "CellStatus", "Coverage", "cell_chains", "completeness", "completeness_table",
+           "coverage_table", "failures_from_attempts", "record_coverage", "summary_line"]
 
 CELL_LABELS = ("model", "language", "condition", "arm")
-_STATES = ("done", "failed", "not run", "partial", "missing")
+_STATES = ("done", "failed", "not run")
 _ORDER = {"prepare": 0, "translate": 1, "train": 2, "evaluate": 3}
 
 
@@ -43,8 +48,7 @@ class CellStatus:
     """Where one cell stands.
 
     Attributes:
-        state: ``done``, ``failed`` or ``not run`` for a run; ``done``, ``partial`` or
-            ``missing`` for imported records.
+        state: ``done``, ``failed`` or ``not run``.
         step: The failed step's kind, or the next step to run; empty when done.
         key: That step's key.
         reason: Why it failed, or what is missing.
@@ -134,28 +138,46 @@ def completeness(cells: Sequence[Cell], done_keys: Collection[str],
     return out
 
 
-def record_completeness(records: Sequence[Record]) -> list[CellStatus]:
-    """Completeness of a record set over the grid its own labels span.
+@dataclass(frozen=True)
+class Coverage:
+    """Which conditions one benchmark × arm of a record set has.
 
-    The grid is every model × language × condition × arm seen in the records; a cell is
-    ``done`` when it has every benchmark its language has anywhere in the records, ``partial``
-    when it has some (the reason names the missing ones), ``missing`` when it has none.
+    Attributes:
+        points: (model, language) points with a record of any condition.
+        conditions: Condition → how many of those points it has a record for.
     """
-    axes = [list(dict.fromkeys(str(r[k]) for r in records)) for k in CELL_LABELS]
-    have: dict[tuple[str, ...], set[str]] = {}
-    per_language: dict[str, set[str]] = {}
+
+    benchmark: str
+    arm: str
+    languages: tuple[str, ...]
+    models: int
+    points: int
+    conditions: dict[str, int]
+
+
+def record_coverage(records: Sequence[Record], kinds: Mapping[str, str]) -> list[Coverage]:
+    """Per benchmark × arm (in the records' order): its languages, models and points, and how
+    many points each condition covers (conditions in ``kinds`` order)."""
+    seen: dict[tuple[str, str], dict[str, set[tuple[str, str]]]] = {}
     for r in records:
-        have.setdefault(tuple(str(r[k]) for k in CELL_LABELS), set()).add(r["benchmark"])
-        per_language.setdefault(r["language"], set()).add(r["benchmark"])
+        by_condition = seen.setdefault((r["benchmark"], r["arm"]), {})
+        by_condition.setdefault(r["condition"], set()).add((r["model"], r["language"]))
     out = []
-    for labels in product(*axes):
-        expected, got = per_language.get(labels[1], set()), have.get(labels, set())
-        missing = sorted(expected - got)
-        state = "missing" if not got else "partial" if missing else "done"
-        reason = "" if state == "done" else "no records for " + ", ".join(missing)
-        out.append(CellStatus(*labels, state=state, reason=reason, steps_done=len(got),
-                              steps_total=len(expected)))
+    for (bench, arm), by_condition in seen.items():
+        points = set().union(*by_condition.values())
+        order = [c for c in kinds if c in by_condition] + sorted(set(by_condition) - set(kinds))
+        out.append(Coverage(bench, arm, tuple(sorted({lang for _, lang in points})),
+                            len({m for m, _ in points}), len(points),
+                            {c: len(by_condition[c]) for c in order}))
     return out
+
+
+def coverage_table(rows: Sequence[Coverage]) -> Table:
+    """One row per benchmark × arm: ``native 24/24, google 24/24, google-rtt 16/24``."""
+    body = tuple((c.benchmark, c.arm, ", ".join(c.languages), str(c.models),
+                  ", ".join(f"{name} {n}/{c.points}" for name, n in c.conditions.items()))
+                 for c in rows)
+    return Table(("benchmark", "arm", "languages", "models", "conditions (points present)"), body)
 
 
 def summary_line(rows: Sequence[CellStatus]) -> str:
@@ -168,7 +190,7 @@ def summary_line(rows: Sequence[CellStatus]) -> str:
 
 def completeness_table(rows: Sequence[CellStatus]) -> Table:
     """Completeness rows as a table (failed and unfinished cells first)."""
-    rank = {"failed": 0, "partial": 1, "missing": 1, "not run": 2, "done": 3}
+    rank = {"failed": 0, "not run": 1, "done": 2}
     ordered = sorted(rows, key=lambda r: rank.get(r.state, 9))
     body = tuple((r.model, r.language, r.condition, r.arm, r.state, r.step, r.key[:12],
                   f"{r.steps_done}/{r.steps_total}", r.reason) for r in ordered)

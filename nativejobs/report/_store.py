@@ -9,8 +9,9 @@ from typing import Any
 
 from nativejobs.errors import StoreNotFoundError
 from nativejobs.report._analysis import ItemKey
-from nativejobs.report._build import REPORT_FORMATS, report_text
+from nativejobs.report._build import REPORT_FORMATS, check_what, report_text
 from nativejobs.report._completeness import cell_chains, completeness, failures_from_attempts, summary_line
+from nativejobs.report._pairs import pairs_from_conditions
 from nativejobs.report._tables import Record, render
 from nativejobs.store import Store, step_dir
 
@@ -92,7 +93,7 @@ def run_records(store: Store, steps: Sequence[Mapping[str, Any]],
     return records
 
 
-def run_results(store: Store, run: Mapping[str, Any], fmt: str, *,
+def run_results(store: Store, run: Mapping[str, Any], fmt: str, *, what: str = "records",
                 attempts: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> str:
     """The results of a run (``runs/<name>/run.json``) in ``fmt`` (one of REPORT_FORMATS).
 
@@ -104,28 +105,31 @@ def run_results(store: Store, run: Mapping[str, Any], fmt: str, *,
         store: The run's store.
         run: The run record: name, spec (its conditions), summary ref, steps.
         fmt: md, csv, json or html.
+        what: ``records`` or, with json, ``analysis`` (a finished run's ``analysis.json``).
         attempts: ``runs/<name>/attempts.json`` (step key → attempts), for why steps failed.
 
     Raises:
         ValueError: If ``fmt`` is unknown.
         StoreNotFoundError: If a finished run's output is missing from the store.
-        ReportInputError: As ``report_text`` (html without matplotlib).
+        ReportInputError: As ``report_text`` (html without matplotlib, ``what`` not json).
     """
     if fmt not in REPORT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(REPORT_FORMATS)}")
+    check_what(what, fmt)
     kind, _, key = run["summary"].partition("/")
     kinds = {c["name"]: c["kind"] for c in run["spec"]["conditions"]}
     if store.is_done(kind, key):
-        name = _STORED.get(fmt, "results.json")
+        name = "analysis.json" if what == "analysis" else _STORED.get(fmt, "results.json")
         try:
             text = store.get_text(f"{step_dir(kind, key)}/{name}")
         except StoreNotFoundError as e:
             raise StoreNotFoundError(f"run {run['name']!r} was summarized without {name} (an older "
                                      "nativejobs); submit its spec again to rebuild the report") from e
-        return text if fmt in _STORED else render(json.loads(text), kinds, fmt)
+        return text if fmt in _STORED or what == "analysis" else render(json.loads(text), kinds, fmt)
     steps = [s for s in run["steps"] if s["kind"] != kind]
     done = {s["key"] for s in steps if store.is_done(s["kind"], s["key"])}
     status = completeness(cell_chains(steps), done, failures_from_attempts(attempts or {}, done))
     records = run_records(store, steps, done)
     title = f"{run['name']}: incomplete run ({summary_line(status)})"
-    return report_text(records, kinds, fmt, completeness=status, title=title)
+    return report_text(records, kinds, fmt, what=what, completeness=status, title=title,
+                       pairs=pairs_from_conditions(run["spec"]["conditions"]))

@@ -213,6 +213,8 @@ def test_analysis_json_is_plain_json() -> None:
 
     text = json.dumps(doc, allow_nan=False)  # no NaN sneaks in
     back = json.loads(text)
-    assert back["format_version"] == 1
-    assert set(back) >= {"gaps", "correlations", "round_trip", "arm_rows", "completeness"}
+    assert back["format_version"] == 2
+    assert set(back) >= {"gaps", "correlations", "round_trip", "arm_rows", "completeness",
+                         "coverage", "pairs", "delta_summary", "model_means",
+                         "model_correlations", "round_trip_summary", "mt_vs_ht"}
     assert back["gaps"][0]["paired"]["ci"] == "paired bootstrap"

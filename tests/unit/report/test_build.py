@@ -32,7 +32,7 @@ def paper(tmp_path: Path) -> Path:
     return path
 
 
-def test_import_prints_delta_r_cis_and_completeness(paper: Path) -> None:
+def test_import_prints_delta_r_cis_and_coverage(paper: Path) -> None:
     text = import_report([paper], "md")
 
     assert text.startswith("# Results: paper.csv")
@@ -42,7 +42,8 @@ def test_import_prints_delta_r_cis_and_completeness(paper: Path) -> None:
     assert "unavailable: no per-item results" in text
     # r over (es 0.1, 0.6), (ru 0.1, 0.5), (zh 0.3, 0.8) = 5/sqrt(28) = 0.945
     assert "| lr-1e-4 | xquad | exact_match | +0.945 | 0.212 | 3 |" in text
-    assert "9 cells: 8 done, 1 missing" in text  # google/zh
+    assert "| xquad | lr-1e-4 | es, ru, zh | 1 | native 3/3, cohere 3/3, google 2/3 |" in text
+    assert text.index("## Completeness: coverage of the records") > text.index("## Scores")
 
 
 def test_import_beside_own_records_and_explicit_kinds(paper: Path) -> None:

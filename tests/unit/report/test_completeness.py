@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from nativejobs.plan import Plan
 from nativejobs.report import (
     Cell,
     cell_chains,
     completeness,
     completeness_table,
+    coverage_table,
     failures_from_attempts,
-    record_completeness,
+    record_coverage,
     summary_line,
 )
 from tests.unit.builders import condition, make_plan, record, steps_where
+from tests.unit.report.builders import KINDS
 
 
 def plan() -> Plan:
@@ -113,19 +113,36 @@ def test_table_puts_holes_first() -> None:
     assert table.rows[0][-1] == "boom"
 
 
-# -- completeness of imported records ------------------------------------------------------------
-@pytest.mark.parametrize(("records", "expected"), [
-    pytest.param([record("native", 0.5), record("google", 0.4)],
-                 {("native", "es"): "done", ("google", "es"): "done"}, id="full"),
-    pytest.param([record("native", 0.5), record("google", 0.4), record("native", 0.5, benchmark="mc"),
-                  record("native", 0.3, language="ru")],
-                 {("native", "es"): "done", ("google", "es"): "partial",
-                  ("native", "ru"): "done", ("google", "ru"): "missing"}, id="holes"),
-])
-def test_record_completeness_over_the_records_grid(records: list[dict[str, Any]],
-                                                   expected: dict[tuple[str, str], str]) -> None:
-    rows = record_completeness(records)
+# -- coverage of records alone (imported) ---------------------------------------------------------
+def paper_like_records() -> list[dict[str, Any]]:
+    """Two models × es/ru; the round trip only at a1 and only for es; mc only in es."""
+    out = []
+    for model in ("m1", "m2"):
+        for arm, conditions in (("a1", ("native", "google", "rtt")), ("a2", ("native", "google"))):
+            for lang in ("es", "ru"):
+                for cond in conditions:
+                    if cond == "rtt" and lang == "ru":
+                        continue
+                    out.append(record(cond, 0.5, model=model, arm=arm, language=lang))
+                    if lang == "es":
+                        out.append(record(cond, 0.5, model=model, arm=arm, language=lang,
+                                          benchmark="mc", metric="accuracy"))
+    return out
 
-    assert {(r.condition, r.language): r.state for r in rows} == expected
-    partial = [r for r in rows if r.state == "partial"]
-    assert all(r.reason == "no records for mc" for r in partial)
+
+def test_coverage_is_per_benchmark_and_arm_not_a_grid_of_missing_cells() -> None:
+    rows = {(c.benchmark, c.arm): c for c in record_coverage(paper_like_records(), KINDS)}
+
+    assert sorted(rows) == [("mc", "a1"), ("mc", "a2"), ("qa", "a1"), ("qa", "a2")]
+    qa = rows["qa", "a1"]
+    assert (qa.languages, qa.models, qa.points) == (("es", "ru"), 2, 4)
+    assert qa.conditions == {"native": 4, "google": 4, "rtt": 2}  # kinds order, not record order
+    assert rows["qa", "a2"].conditions == {"native": 4, "google": 4}  # no rtt asked: not a hole
+    assert rows["mc", "a1"].conditions == {"native": 2, "google": 2, "rtt": 2}
+
+
+def test_coverage_table_is_one_compact_row_per_benchmark_and_arm() -> None:
+    table = coverage_table(record_coverage(paper_like_records(), KINDS))
+
+    assert len(table.rows) == 4
+    assert table.rows[0] == ("qa", "a1", "es, ru", "2", "native 4/4, google 4/4, rtt 2/4")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from nativejobs.report import analyze, make_plots, render_html, render_markdown
+from nativejobs.report import Cell, analyze, completeness, make_plots, render_html, render_markdown
 from tests.unit.builders import record
 from tests.unit.report.builders import KINDS, MC, NOISY, study
 
@@ -43,8 +43,10 @@ def test_markdown_has_every_section() -> None:
 
     assert text.startswith("# study\n")
     tables = md_tables(text)
-    assert list(tables) == ["Scores", "ΔS with 95% CI", "r(ΔS, S_native) per benchmark",
-                            "Round trip vs single pass", "Arms side by side", "Completeness"]
+    assert list(tables) == ["Scores", "ΔS summary", "ΔS with 95% CI",
+                            "r(ΔS, S_native) per benchmark", "Per model, languages averaged",
+                            "Round trip vs single pass: per system", "Round trip vs single pass",
+                            "Arms side by side", "Completeness: coverage of the records"]
     gaps = {(r[1], r[2]): r for r in tables["ΔS with 95% CI"][1:]}
     header = tables["ΔS with 95% CI"][0]
     es = dict(zip(header, gaps["a1", "es"], strict=True))
@@ -53,20 +55,35 @@ def test_markdown_has_every_section() -> None:
     assert dict(zip(header, gaps["a1", "ru"], strict=True))["noise"] == "inside noise"
     assert es["McNemar p"].startswith("cohere ") and "; google " in es["McNemar p"]
     r_rows = tables["r(ΔS, S_native) per benchmark"]
-    assert r_rows[0] == ["arm", "benchmark", "metric", "r", "p", "n"]
+    assert r_rows[0] == ["arm", "benchmark", "metric", "r (points)", "p", "n", "r (model means)",
+                         "p", "n"]
     assert [row[0] for row in r_rows[1:]] == ["a1", "a2"] and r_rows[1][5] == "3"
+    assert r_rows[1][8] == "1"  # one model: its language mean is a single point
     assert tables["Arms side by side"][0][-2:] == ["a1", "a2"]
 
 
-def test_incomplete_grid_puts_completeness_first_and_says_no_cis() -> None:
+def test_records_alone_get_coverage_last_not_missing_cells_first() -> None:
     records = [record("native", 0.5), record("google", 0.3), record("native", 0.4, language="ru")]
 
     text = render_markdown(analyze(records, KINDS), records)
 
-    assert next(iter(md_tables(text))) == "Completeness"
-    assert "4 cells: 3 done, 1 missing" in text  # google/ru
+    assert list(md_tables(text))[-1] == "Completeness: coverage of the records"
+    assert "| missing |" not in text and "not run" not in text
+    assert "| qa | a1 | es, ru | 1 | native 2/2, google 1/2 |" in text
     assert "no CIs or tests" in text
     assert "unavailable: no per-item results" in text
+
+
+def test_a_run_with_holes_puts_completeness_first() -> None:
+    records = [record("native", 0.5), record("google", 0.3)]
+    cells = [Cell("m1", "es", c, "a1", chain=(("evaluate", f"k-{c}"),)) for c in ("native", "google")]
+    status = completeness([*cells, Cell("m1", "ru", "native", "a1", chain=(("evaluate", "k-ru"),))],
+                          {"k-native", "k-google"}, {"k-ru": "exit code 1"})
+
+    text = render_markdown(analyze(records, KINDS, completeness=status), records)
+
+    assert next(iter(md_tables(text))) == "Completeness"
+    assert "3 cells: 2 done, 1 failed (the cells the spec asked for)" in text
 
 
 class _Page(HTMLParser):
@@ -94,7 +111,8 @@ def test_html_is_self_contained_with_tables_and_plots() -> None:
     page = _Page()
     page.feed(render_html(analysis, records, plots, title="study <1>"))
 
-    assert page.tables == ["scores-table", "gaps-table", "correlations-table", "round-trip-table",
+    assert page.tables == ["scores-table", "summary-table", "gaps-table", "correlations-table",
+                           "model-means-table", "round-trip-summary-table", "round-trip-table",
                            "arms-table", "completeness-table"]
     assert page.links == [] and len(page.srcs) == len(plots)
     assert all(src.startswith("data:image/png;base64,") for src in page.srcs)
@@ -115,8 +133,8 @@ def test_plots_are_the_papers_figure_types() -> None:
 
     plots = make_plots(analyze(records, KINDS, items=items, n_resamples=200), records)
 
-    assert sorted(plots) == ["delta_vs_native-a1.png", "delta_vs_native-a2.png", "gaps.png",
-                             "round_trip.png", "scores-a1.png", "scores-a2.png"]
+    assert sorted(plots) == ["delta_by_model.png", "delta_vs_native.png", "round_trip.png",
+                             "scores-a1.png", "scores-a2.png"]
     for png in plots.values():
         image = Image.open(io.BytesIO(png))
         assert image.format == "PNG" and image.size[0] > 300
