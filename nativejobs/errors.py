@@ -63,6 +63,8 @@ def _is_small(value: object, budget: int) -> bool:
 
 def short_repr(value: object, limit: int = MAX_QUOTE) -> str:
     """``repr(value)`` in at most ~``limit`` characters, computed without walking all of it."""
+    if isinstance(value, str | bytes) and len(value) > limit:
+        return f"{short_text(repr(value[: limit // 2]), limit)}... ({len(value):,} characters)"
     text = repr(value) if _is_small(value, 2 * limit) else _REPR.repr(value)
     return short_text(text, limit)
 
