@@ -4,7 +4,8 @@ PY     := $(VENV)/bin/python
 NJ     := $(VENV)/bin/nativejobs
 PYTEST_ARGS ?=
 
-.PHONY: setup chromium demo test unit integration e2e lint clean cluster-up cluster-down images chart
+.PHONY: setup chromium demo test unit integration e2e e2e-node lint clean cluster-up cluster-down runtime-up \
+	runtime-down images node-images chart
 
 setup: $(VENV)/.installed
 
@@ -49,10 +50,28 @@ cluster-up:
 cluster-down:
 	@scripts/cluster.sh down
 
-# The step and controller images (images/README in each Dockerfile header); IMAGES=controller
-# builds one. CPU=1 builds CPU-only workers, e.g. for kind.
+# A container runtime (containerd + the Docker engine from Debian's packages, no systemd); root.
+runtime-up:
+	@scripts/runtime.sh up
+
+runtime-down:
+	@scripts/runtime.sh down
+
+# The worker and controller images from images/Dockerfile (images/README.md); IMAGES=controller
+# builds one, BASE_IMAGE=local builds on a base made here without a registry.
 images:
 	images/build.sh $(IMAGES)
+
+# The images a CPU node of the local cluster runs (no registry: local base, CPU extras, the
+# quickstart model), built and loaded into the node's containerd as the real-node tests do.
+node-images:
+	@scripts/node.sh images
+
+# The whole quickstart through real pods on a real node, compared with the local backend:
+# runtime, images, control plane, kubelet, MinIO and the chart from nothing (caches reused),
+# torn down at the end. Root; ~35 min warm. Not part of `make test` (which runs a smaller plan).
+e2e-node: setup
+	$(PY) -m pytest -q -s -m e2e_node tests/integration/test_real_node.py $(PYTEST_ARGS)
 
 # The Helm chart, linted strictly with the cached helm (make cluster-up builds it).
 chart:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nativejobs.benchmarks.catalog import HARNESS_KINDS, HARNESS_VERSION, TASK_VERSIONS, harness_benchmark
@@ -42,8 +42,8 @@ from nativejobs.steps import VERSIONS
 from nativejobs.steps.judge import answers_input
 
 __all__ = [
-    "MULTI", "Plan", "Step", "StepInput", "build_plan", "canonical_json", "engine_params",
-    "estimate_gpu_hours", "judge_params", "step_key", "uses_gpu",
+    "IMAGE_ROLE", "MULTI", "Plan", "Step", "StepInput", "StepNeeds", "build_plan", "canonical_json",
+    "engine_params", "estimate_gpu_hours", "judge_params", "step_key", "step_needs", "uses_gpu",
 ]
 
 MULTI = "multi"  # the language of a step that serves the multilingual mixture
@@ -64,6 +64,27 @@ class StepInput:
 
 
 @dataclass(frozen=True)
+class StepNeeds:
+    """What running a step asks of the machine, computed once by the planner from the spec.
+
+    Backends and the Job renderer read only this (and their own settings): they never look at
+    the spec or at step kinds.
+    """
+
+    gpus: int = 0
+    cpu: str = "2"  # a Kubernetes quantity: cores ("4") or millicores ("500m")
+    memory: str = "8Gi"
+    timeout_s: int = 24 * 3600
+    image_role: str = "controller"  # which image runs it: translate | train | eval | controller
+    torch: bool = False  # loads torch: the worker image; its thread count follows ``cpu``
+    shared_memory: bool = False  # loads a model: vLLM and torch workers share tensors via /dev/shm
+    # The API key a remote service needs: (environment variable, where the spec defines the
+    # service, e.g. "engines.gpt"), by name only.
+    secret_env: tuple[tuple[str, str], ...] = ()
+    host_inputs: bool = False  # its params name files on the submitter's disk (host_inputs.py)
+
+
+@dataclass(frozen=True)
 class Step:
     """One unit of work; ``key`` addresses its outputs in the store."""
 
@@ -72,6 +93,7 @@ class Step:
     params: dict[str, Any] = field(hash=False, compare=False)
     inputs: tuple[StepInput, ...] = ()
     labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    needs: StepNeeds = field(default_factory=StepNeeds, hash=False, compare=False)
 
     @property
     def ref(self) -> str:
@@ -335,7 +357,7 @@ def build_plan(spec: ExperimentSpec) -> Plan:
                     evaluated(_evaluate(spec, model, train, lang, _cell(model, lang, cond, arm)), lang)
     summary = _summarize(spec, evaluations, list(judgements.values()))
     _add(steps, summary)
-    return Plan(spec.name, tuple(steps.values()))
+    return Plan(spec.name, tuple(replace(s, needs=step_needs(s, spec)) for s in steps.values()))
 
 
 def _summarize(spec: ExperimentSpec, evaluations: list[Step],
@@ -363,6 +385,51 @@ def uses_gpu(step: Step, spec: ExperimentSpec) -> bool:
     if step.kind == "judge":
         return step.params["judge"]["kind"] not in REMOTE_JUDGES
     return not (step.kind == "translate" and step.params["engine"]["kind"] in REMOTE_ENGINES)
+
+
+# Which image runs each kind: judge beside evaluate (a local judge loads a model); summarize
+# on the controller image, which has the report extra and no torch.
+IMAGE_ROLE = {"prepare": "translate", "translate": "translate", "train": "train", "evaluate": "eval",
+              "judge": "eval", "summarize": "controller"}
+_SHM_KINDS = ("translate", "train", "evaluate", "judge")
+# The params entry that describes the remote service a step may call, and the spec section
+# that defines it.
+_SERVICE = {"translate": ("engine", "engines"), "judge": ("judge", "judges")}
+
+
+def step_needs(step: Step, spec: ExperimentSpec) -> StepNeeds:
+    """What ``step`` needs to run, from the spec's ``resources`` and ``execution`` and the step."""
+    res = spec.resources_for(step.kind)
+    return StepNeeds(gpus=res.gpus if uses_gpu(step, spec) else 0, cpu=res.cpu, memory=res.memory,
+                     timeout_s=spec.execution.step_timeout_minutes * 60,
+                     image_role=IMAGE_ROLE[step.kind], torch=IMAGE_ROLE[step.kind] != "controller",
+                     shared_memory=step.kind in _SHM_KINDS, secret_env=_secret_env(step, spec),
+                     host_inputs=_names_host_file(step.params))
+
+
+def _secret_env(step: Step, spec: ExperimentSpec) -> tuple[tuple[str, str], ...]:
+    if step.kind not in _SERVICE:
+        return ()
+    param, section = _SERVICE[step.kind]
+    var = step.params[param].get("api_key_env")
+    if var is None:
+        return ()
+    if step.kind == "judge":
+        name = step.params["name"]
+    else:
+        engine = step.params["engine"]
+        name = next((n for n in spec.engines if engine_params(spec, n) == engine), engine["kind"])
+    return ((var, f"{section}.{name}"),)
+
+
+def _names_host_file(params: Any) -> bool:
+    """Whether a ``path``/``dev_path`` in ``params`` is a file on this machine (not a URI)."""
+    if isinstance(params, list):
+        return any(_names_host_file(v) for v in params)
+    if not isinstance(params, dict):
+        return False
+    return any((k in ("path", "dev_path") and isinstance(v, str) and v != "" and "://" not in v)
+               or _names_host_file(v) for k, v in params.items())
 
 
 def estimate_gpu_hours(plan: Plan, spec: ExperimentSpec, *,

@@ -58,7 +58,7 @@ CACHE_ROOT="${NATIVEJOBS_CACHE:-${HOME}/.cache/nativejobs}"
 VERSION_DIR="${CACHE_ROOT}/k8s/${STACK_VERSION}"
 BIN_DIR="${VERSION_DIR}/bin"
 STATE_DIR="${NATIVEJOBS_CLUSTER_DIR:-${CACHE_ROOT}/cluster}"
-BINARIES=(etcd kwok kube-apiserver kube-controller-manager kube-scheduler kubectl helm)
+BINARIES=(etcd kwok kube-apiserver kube-controller-manager kube-scheduler kubectl helm kubelet)
 
 die() { echo "cluster.sh: error: $*" >&2; exit 1; }
 log() { echo "cluster.sh: $*" >&2; }
@@ -73,13 +73,14 @@ find_go() {
 # --- build ------------------------------------------------------------------------------------
 
 # go_in DIR ARGS...: run go in a wrapper module, never touching another toolchain or workspace,
-# at the lowest CPU priority so a build never starves tests that share the machine. go runs as
+# at the lowest CPU priority so a build never starves tests that share the machine
+# (NATIVEJOBS_BUILD_NICE overrides: CI builds before any test runs). go runs as
 # a waited-for child so that `build`'s TERM/INT trap can stop it; it does not inherit the build
 # lock (fd 8), so a killed build never keeps the lock held by an orphaned compiler.
 go_in() {
   local dir="$1"; shift
   (cd "${dir}" && GOWORK=off GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=mod ${GOFLAGS:-}" \
-     exec nice -n 19 "${GO}" "$@") 8>&- &
+     exec nice -n "${NATIVEJOBS_BUILD_NICE:-19}" "${GO}" "$@") 8>&- &
   GO_CHILD=$!
   wait "${GO_CHILD}"
 }

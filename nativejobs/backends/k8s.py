@@ -32,7 +32,6 @@ from nativejobs.k8s.config import ClusterConfig
 from nativejobs.k8s.render import LABEL_ATTEMPT, LABEL_STEP, render_job, selector
 from nativejobs.orchestrate import Observation
 from nativejobs.plan import Step
-from nativejobs.spec import ExperimentSpec
 
 __all__ = ["KubeClient", "KubernetesBackend", "api_client", "call_with_retries", "delete_jobs",
            "pod_log", "retry_delay"]
@@ -223,8 +222,8 @@ class KubernetesBackend:
 
     outlives_controller = True  # Jobs keep running when the controller stops
 
-    def __init__(self, kube: KubeClient, spec: ExperimentSpec, config: ClusterConfig) -> None:
-        self.kube, self.spec, self.config = kube, spec, config
+    def __init__(self, kube: KubeClient, experiment: str, config: ClusterConfig) -> None:
+        self.kube, self.experiment, self.config = kube, experiment, config
         # Every nativejobs Job of the namespace, not only this experiment's: a step another
         # experiment is already running (same key, same Job name) is waited for, not redone.
         label_selector = selector()
@@ -241,7 +240,8 @@ class KubernetesBackend:
 
     # -- the Backend protocol ---------------------------------------------------------------
     def launch(self, step: Step, *, store_uri: str, attempt: int) -> None:
-        body = render_job(step, self.spec, self.config, store_uri=store_uri, attempt=attempt)
+        body = render_job(step, self.config, experiment=self.experiment, store_uri=store_uri,
+                          attempt=attempt)
         try:
             created = self.kube.plain(self.kube.call(
                 self.kube.batch.create_namespaced_job, self.kube.namespace, body))
@@ -279,7 +279,7 @@ class KubernetesBackend:
         return None if job_observation(key, cur.job, cur.pods).phase == "succeeded" else self._logs(cur)
 
     def cancel_all(self) -> None:
-        delete_jobs(self.kube, self.spec.name)
+        delete_jobs(self.kube, self.experiment)
 
     # -- helpers -----------------------------------------------------------------------------
     def _current(self) -> dict[str, _Current]:

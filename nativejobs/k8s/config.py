@@ -34,11 +34,6 @@ __all__ = [
 CONFIG_MAP_NAME = "nativejobs-config"
 ImageRole = Literal["translate", "train", "eval", "controller"]
 IMAGE_ROLES: tuple[ImageRole, ...] = get_args(ImageRole)
-# judge runs beside evaluate (a local judge loads a model); summarize runs on the controller
-# image: it carries the report extra and no torch.
-_ROLE_OF_KIND: dict[str, ImageRole] = {"prepare": "translate", "translate": "translate",
-                                       "train": "train", "evaluate": "eval", "judge": "eval",
-                                       "summarize": "controller"}
 # Labels nativejobs sets itself: a Job found by selector must really be ours.
 _OWN_LABEL_PREFIXES = ("nativejobs.io/", "app.kubernetes.io/managed-by", "kueue.x-k8s.io/")
 # Variables nativejobs sets itself; a secret_env entry of the same name would shadow one.
@@ -95,7 +90,10 @@ class _Model(BaseModel):
 
 
 def default_image(role: str) -> str:
-    return f"ghcr.io/nativejobs/nativejobs-{role}:{__version__}"
+    """The image a role runs by default: one worker image (images/Dockerfile's `worker`
+    target) serves translate, train and eval; the controller has its own."""
+    image = "controller" if role == "controller" else "worker"
+    return f"ghcr.io/nativejobs/nativejobs-{image}:{__version__}"
 
 
 class SecretRef(_Model):
@@ -196,11 +194,6 @@ class ClusterConfig(_Model):
                              f"{default_image(blank[0])}")
         return {role: v.get(role, default_image(role)) for role in IMAGE_ROLES}
 
-    def image_for(self, kind: str) -> str:
-        """The image that runs steps of ``kind``. Raises: ValueError for an unknown kind."""
-        if kind not in _ROLE_OF_KIND:
-            raise ValueError(f"no image for step kind {kind!r}; known: {', '.join(_ROLE_OF_KIND)}")
-        return self.images[_ROLE_OF_KIND[kind]]
 
 
 def parse_cluster_config(doc: Any, *, source: str = "cluster config") -> ClusterConfig:

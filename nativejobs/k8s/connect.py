@@ -15,7 +15,6 @@ from kubernetes.client.exceptions import ApiException
 from nativejobs.backends.k8s import KubeClient, KubernetesBackend
 from nativejobs.errors import NativeJobsError, SpecError
 from nativejobs.k8s.config import CONFIG_MAP_NAME, ClusterConfig, load_cluster_config, parse_cluster_config
-from nativejobs.spec import ExperimentSpec
 
 __all__ = ["CONFIGMAP_KEY", "cluster_settings", "open_backend"]
 
@@ -48,9 +47,9 @@ def _configmap_doc(kube: KubeClient) -> object:
     return yaml.safe_load(text)
 
 
-def open_backend(spec: ExperimentSpec, *, namespace: str | None, cluster_config: Path | None,
+def open_backend(experiment: str, *, namespace: str | None, cluster_config: Path | None,
                  kubeconfig: Path | None) -> KubernetesBackend:
-    """A started backend (its watches running) for ``spec``'s Jobs."""
+    """A started backend (its watches running) for the Jobs of ``experiment``."""
     ns = namespace or (load_cluster_config(cluster_config).namespace if cluster_config else "nativejobs")
     kube = KubeClient(ns, kubeconfig_path=kubeconfig)
-    return KubernetesBackend(kube, spec, cluster_settings(kube, cluster_config))
+    return KubernetesBackend(kube, experiment, cluster_settings(kube, cluster_config))

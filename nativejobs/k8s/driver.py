@@ -46,6 +46,14 @@ def render_driver_job(experiment: str, store_uri: str, config: ClusterConfig, *,
     pod: dict[str, Any] = {"restartPolicy": "OnFailure",  # a restarted controller resumes from the store
                            "serviceAccountName": config.controller_service_account,
                            "securityContext": pod_security(config), "containers": [container]}
+    # Placement as every step pod's (a GPU step's extras aside): the driver must land where
+    # real pods run, not, say, on a virtual node that only pretends to.
+    if config.node_selector:
+        pod["nodeSelector"] = dict(config.node_selector)
+    if config.tolerations:
+        pod["tolerations"] = [t.manifest() for t in config.tolerations]
+    if config.priority_class:
+        pod["priorityClassName"] = config.priority_class
     if config.image_pull_secrets:
         pod["imagePullSecrets"] = [{"name": n} for n in config.image_pull_secrets]
     return {"apiVersion": "batch/v1", "kind": "Job",

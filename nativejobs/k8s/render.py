@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 
 from nativejobs.errors import SpecError
+from nativejobs.host_inputs import MIRROR_ENV, mirror_uri
 from nativejobs.k8s.config import ClusterConfig
-from nativejobs.plan import Plan, Step, engine_params, uses_gpu
-from nativejobs.spec import ExperimentSpec
+from nativejobs.plan import Plan, Step, StepNeeds
 
 __all__ = [
     "CONTAINER",
@@ -30,7 +30,6 @@ __all__ = [
     "QUEUE_LABEL",
     "TITLE_ANNOTATION",
     "job_name",
-    "local_inputs",
     "pod_security",
     "render_job",
     "render_plan",
@@ -49,13 +48,6 @@ QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 CONTAINER = "step"
 CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 EXIT_BAD_INPUT = 3  # the step entrypoint's "never retry" code
-# Kinds that may load a model: vLLM and torch workers share tensors via /dev/shm.
-_SHM_KINDS = ("translate", "train", "evaluate", "judge")
-# Kinds on the worker images: they pull from the hub and run torch. summarize runs on the
-# controller image, which has no torch (the entrypoint imports it when NATIVEJOBS_THREADS is set).
-_WORKER_KINDS = ("prepare", "translate", "train", "evaluate", "judge")
-# The steps that call a remote service, and the params entry that describes it.
-_SERVICE_PARAM = {"translate": "engine", "judge": "judge"}
 
 
 def selector(experiment: str | None = None) -> str:
@@ -74,15 +66,16 @@ def job_name(step: Step, attempt: int) -> str:
     return f"nj-{step.kind}-{step.key[:12]}-a{attempt}"
 
 
-def render_job(step: Step, spec: ExperimentSpec, config: ClusterConfig, *, store_uri: str,
+def render_job(step: Step, config: ClusterConfig, *, experiment: str, store_uri: str,
                attempt: int = 1) -> dict[str, Any]:
-    """The ``batch/v1`` Job that runs attempt ``attempt`` of ``step``.
+    """The ``batch/v1`` Job that runs attempt ``attempt`` of ``step`` of ``experiment``, from
+    ``step.needs`` and ``config`` alone.
 
     Raises: SpecError if the store is not ``s3://``, the step's cpu is malformed, or its engine
     or judge needs an API key that ``config.secret_env`` does not name.
     """
     _check_store(store_uri)
-    labels = _labels(step, spec, config, attempt)
+    labels = _labels(step, experiment, config, attempt)
     # Kueue's mutating webhook suspends a Job that carries its queue label (and unsuspends it
     # on admission), so spec.suspend is left unset: without Kueue it would never start.
     queue = {QUEUE_LABEL: config.kueue_queue} if config.kueue_queue else {}
@@ -99,29 +92,16 @@ def render_job(step: Step, spec: ExperimentSpec, config: ClusterConfig, *, store
                 {"action": "FailJob", "onExitCodes": {"containerName": CONTAINER, "operator": "In",
                                                       "values": [EXIT_BAD_INPUT]}},
             ]},
-            "activeDeadlineSeconds": spec.execution.step_timeout_minutes * 60,
+            "activeDeadlineSeconds": step.needs.timeout_s,
             "ttlSecondsAfterFinished": config.ttl_seconds_after_finished,
-            "template": {"metadata": template, "spec": _pod(step, spec, config, store_uri, attempt)},
+            "template": {"metadata": template, "spec": _pod(step, config, store_uri, attempt)},
         },
     }
 
 
-def render_plan(plan: Plan, spec: ExperimentSpec, config: ClusterConfig, *,
-                store_uri: str) -> list[dict[str, Any]]:
+def render_plan(plan: Plan, config: ClusterConfig, *, store_uri: str) -> list[dict[str, Any]]:
     """Attempt 1 of every step, in plan order. Raises: SpecError as ``render_job``."""
-    return [render_job(step, spec, config, store_uri=store_uri) for step in plan.steps]
-
-
-def local_inputs(spec: ExperimentSpec) -> list[str]:
-    """``field: path`` of every input file the spec names on this machine's disk: a pod reads
-    it only if the image or a volume has it at the same path; s3:// and hub sources travel."""
-    named: list[tuple[str, str | None]] = [("data.native.path", spec.data.native.path),
-                                           ("data.english.path", spec.data.english.path)]
-    named += [(f"conditions[{i}].source.path", c.source.path)
-              for i, c in enumerate(spec.conditions) if c.source]
-    for i, b in enumerate(spec.benchmarks):
-        named += [(f"benchmarks[{i}].path", b.path), (f"benchmarks[{i}].dev_path", b.dev_path)]
-    return [f"{field}: {path}" for field, path in named if path and not path.startswith("s3://")]
+    return [render_job(step, config, experiment=plan.name, store_uri=store_uri) for step in plan.steps]
 
 
 def to_yaml(manifests: list[dict[str, Any]]) -> str:
@@ -135,8 +115,8 @@ def _check_store(uri: str) -> None:
                          "can reach (e.g. s3://bucket/prefix): set store in the spec or pass --store"])
 
 
-def _labels(step: Step, spec: ExperimentSpec, config: ClusterConfig, attempt: int) -> dict[str, str]:
-    return {MANAGED_BY[0]: MANAGED_BY[1], LABEL_EXPERIMENT: spec.name, LABEL_STEP: step.key,
+def _labels(step: Step, experiment: str, config: ClusterConfig, attempt: int) -> dict[str, str]:
+    return {MANAGED_BY[0]: MANAGED_BY[1], LABEL_EXPERIMENT: experiment, LABEL_STEP: step.key,
             LABEL_KIND: step.kind, LABEL_ATTEMPT: str(attempt), **config.extra_labels}
 
 
@@ -145,20 +125,20 @@ def _compact(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None and v != {} and v != []}
 
 
-def _pod(step: Step, spec: ExperimentSpec, config: ClusterConfig, store_uri: str,
-         attempt: int) -> dict[str, Any]:
-    gpu = uses_gpu(step, spec)
-    mounts, volumes = _volumes(step, config)
+def _pod(step: Step, config: ClusterConfig, store_uri: str, attempt: int) -> dict[str, Any]:
+    needs = step.needs
+    mounts, volumes = _volumes(needs.shared_memory, config)
     container = {
         "name": CONTAINER,
-        "image": config.image_for(step.kind),
+        "image": config.images[needs.image_role],
         "imagePullPolicy": config.image_pull_policy,
         "command": ["python", "-m", "nativejobs.steps", "run", "--store", store_uri, "--step", step.ref],
-        "env": _env(step, spec, config, attempt),
-        "resources": _resources(step, spec, config, gpu=gpu),
+        "env": _env(step, config, store_uri, attempt),
+        "resources": _resources(needs, config),
         "volumeMounts": mounts,
         "securityContext": CONTAINER_SECURITY,
     }
+    gpu = needs.gpus > 0
     tolerations = [*config.tolerations, *(config.gpu_tolerations if gpu else ())]
     return _compact({
         "restartPolicy": "Never",
@@ -174,19 +154,17 @@ def _pod(step: Step, spec: ExperimentSpec, config: ClusterConfig, store_uri: str
     })
 
 
-def _resources(step: Step, spec: ExperimentSpec, config: ClusterConfig, *,
-               gpu: bool) -> dict[str, Any]:
-    res = spec.resources_for(step.kind)
-    requests = {"cpu": res.cpu, "memory": res.memory}
+def _resources(needs: StepNeeds, config: ClusterConfig) -> dict[str, Any]:
+    requests = {"cpu": needs.cpu, "memory": needs.memory}
     # Extended resources go in limits only (the API server copies them to requests); quantities
     # are strings, as the API's own types and typed clients want them.
-    limits = requests | ({config.gpu_resource: str(res.gpus)} if gpu else {})
+    limits = requests | ({config.gpu_resource: str(needs.gpus)} if needs.gpus else {})
     return {"requests": requests, "limits": limits}
 
 
-def _threads(step: Step, spec: ExperimentSpec) -> int:
+def _threads(step: Step) -> int:
     """Torch threads: the step's whole cores (at least one), so CPU work fits its request."""
-    cpu = spec.resources_for(step.kind).cpu
+    cpu = step.needs.cpu
     m = re.fullmatch(r"(\d+(?:\.\d+)?)(m?)", cpu)
     if m is None:
         raise SpecError([f"resources.{step.kind}.cpu: got {cpu!r}; give cores like \"4\" or "
@@ -214,49 +192,42 @@ def store_env(config: ClusterConfig) -> list[dict[str, Any]]:
     return env
 
 
-def _env(step: Step, spec: ExperimentSpec, config: ClusterConfig, attempt: int) -> list[dict[str, Any]]:
-    worker = step.kind in _WORKER_KINDS
+def _env(step: Step, config: ClusterConfig, store_uri: str, attempt: int) -> list[dict[str, Any]]:
+    needs = step.needs
     plain = {"PYTHONUNBUFFERED": "1",  # log lines reach `kubectl logs` as they happen
              "NATIVEJOBS_ATTEMPT": str(attempt),  # the step stores its own log under this number
-             "NATIVEJOBS_THREADS": str(_threads(step, spec)) if worker else None,
-             "HF_HOME": "/cache/hf", "NATIVEJOBS_CACHE": "/cache/nativejobs"}
+             # the entrypoint imports torch only when this is set (the controller image has none)
+             "NATIVEJOBS_THREADS": str(_threads(step)) if needs.torch else None,
+             "HF_HOME": "/cache/hf", "NATIVEJOBS_CACHE": "/cache/nativejobs",
+             # local input files are read from the copy `submit` uploads (nativejobs/host_inputs.py)
+             MIRROR_ENV: mirror_uri(store_uri) if needs.host_inputs else None}
     env = [{"name": k, "value": v} for k, v in plain.items() if v is not None] + store_env(config)
-    if config.hf_token and worker:
+    if config.hf_token and needs.torch:
         env.append(_secret("HF_TOKEN", config.hf_token.name, config.hf_token.key))
-    return env + _service_key(step, spec, config)
+    return env + _service_keys(needs, config)
 
 
-def _service_key(step: Step, spec: ExperimentSpec, config: ClusterConfig) -> list[dict[str, Any]]:
-    """The API key of the remote service a step calls (a translate engine, a judge), if any."""
-    param = _SERVICE_PARAM.get(step.kind)
-    var = step.params[param].get("api_key_env") if param else None
-    if var is None:
-        return []
-    ref = config.secret_env.get(var)
-    if ref is None:
-        raise SpecError([f"{_service_field(step, spec)}.api_key_env: {var} has no Secret on the "
-                         f"cluster; add secret_env: {{{var}: {{name: SECRET, key: KEY}}}} to the "
-                         "cluster config (the Helm chart's values)"])
-    return [_secret(var, ref.name, ref.key)]
+def _service_keys(needs: StepNeeds, config: ClusterConfig) -> list[dict[str, Any]]:
+    """The API keys of the remote services a step calls (a translate engine, a judge)."""
+    out = []
+    for var, where in needs.secret_env:
+        ref = config.secret_env.get(var)
+        if ref is None:
+            raise SpecError([f"{where}.api_key_env: {var} has no Secret on the cluster; add "
+                             f"secret_env: {{{var}: {{name: SECRET, key: KEY}}}} to the cluster "
+                             "config (the Helm chart's values)"])
+        out.append(_secret(var, ref.name, ref.key))
+    return out
 
 
-def _service_field(step: Step, spec: ExperimentSpec) -> str:
-    """Where the spec defines the service of ``step``: ``engines.NAME`` or ``judges.NAME``."""
-    if step.kind == "judge":
-        return f"judges.{step.params['name']}"
-    engine = step.params["engine"]
-    name = next((n for n in spec.engines if engine_params(spec, n) == engine), engine["kind"])
-    return f"engines.{name}"
-
-
-def _volumes(step: Step, config: ClusterConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _volumes(shared_memory: bool, config: ClusterConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Mounts and volumes: /cache (HF_HOME, model copies) and /dev/shm for kinds that load a model."""
     # Every step pod mounts the PVC at once: it must be ReadWriteMany.
     cache = ({"persistentVolumeClaim": {"claimName": config.cache_pvc}} if config.cache_pvc
              else {"emptyDir": {}})
     mounts = [{"name": "cache", "mountPath": "/cache"}]
     volumes = [{"name": "cache", **cache}]
-    if step.kind in _SHM_KINDS:
+    if shared_memory:
         mounts.append({"name": "dshm", "mountPath": "/dev/shm"})
         volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": config.shm_size}})
     return mounts, volumes

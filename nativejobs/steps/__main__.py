@@ -18,18 +18,36 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from nativejobs.errors import NativeJobsError, StepInputError
+from nativejobs.host_inputs import MIRROR_ENV, mirror_params
 from nativejobs.store import Store, open_store, step_dir
 
 EXIT_OK, EXIT_RETRYABLE, EXIT_BAD_INPUT = 0, 1, 3
 
 
+class _StepTag(logging.Filter):
+    """Tags every record with the step, third-party ones (matplotlib, datasets, ...) included,
+    so the format's ``%(step)s`` never fails on a record that did not come through the adapter."""
+
+    def __init__(self, tag: str) -> None:
+        super().__init__()
+        self.tag = tag
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "step"):
+            record.step = self.tag
+        return True
+
+
 def _logger(kind: str, key: str) -> logging.LoggerAdapter:  # type: ignore[type-arg]
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s [%(step)s] %(message)s",
-                        datefmt="%H:%M:%S", force=True)
+    tag = f"{kind}/{key[:8]}"
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(_StepTag(tag))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(step)s] %(message)s",
+                                           datefmt="%H:%M:%S"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     for noisy in ("httpx", "urllib3", "botocore", "transformers", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return logging.LoggerAdapter(logging.getLogger("nativejobs.steps"), {"step": f"{kind}/{key[:8]}"})
+    return logging.LoggerAdapter(logging.getLogger("nativejobs.steps"), {"step": tag})
 
 
 def run_step(store_uri: str, ref: str) -> int:
@@ -51,7 +69,8 @@ def run_step(store_uri: str, ref: str) -> int:
         torch.set_num_threads(threads)
     start = time.time()
     with tempfile.TemporaryDirectory(prefix=f"nativejobs-{kind}-") as tmp:
-        ctx = StepContext(store, kind, key, definition["params"], definition.get("labels", {}),
+        params = mirror_params(definition["params"], os.environ.get(MIRROR_ENV))
+        ctx = StepContext(store, kind, key, params, definition.get("labels", {}),
                           {i["name"]: i for i in definition["inputs"]}, Path(tmp), log)
         log.info("start %s (pid %d)", " ".join(ctx.labels.values()), os.getpid())
         step = REGISTRY[kind](ctx)

@@ -271,7 +271,7 @@ def test_role_is_what_the_doctor_checks(kube: KubeCluster) -> None:
 def test_rendered_cluster_config_loads_with_defaults(kube: KubeCluster, tmp_path: Path) -> None:
     config = rendered_config(kube, tmp_path)
     assert config.namespace == "nj-render"
-    assert config.images["train"] == f"ghcr.io/nativejobs/nativejobs-train:{__version__}"
+    assert config.images["train"] == f"ghcr.io/nativejobs/nativejobs-worker:{__version__}"
     assert config.controller_service_account == CONTROLLER_SA
     assert config.step_service_account == STEP_SA
     assert config.store.credentials_secret is None and config.store.endpoint_url is None

@@ -49,7 +49,7 @@ def spec() -> ExperimentSpec:
 
 def _backend(kube: KubeCluster, namespace: str, spec: ExperimentSpec) -> KubernetesBackend:
     config = ClusterConfig(namespace=namespace, pod_annotations=HOLD)
-    return KubernetesBackend(KubeClient(namespace, kubeconfig_path=kube.kubeconfig), spec, config)
+    return KubernetesBackend(KubeClient(namespace, kubeconfig_path=kube.kubeconfig), spec.name, config)
 
 
 def _run(plan: Plan, store: Store, backend: KubernetesBackend, *, retries: int = 1,

@@ -97,7 +97,7 @@ def config_for(namespace: str, priority_class: str, **more: Any) -> ClusterConfi
 def test_every_paper_step_is_accepted(api: client.ApiClient, namespace: str, priority_class: str,
                                       repo_root: Path) -> None:
     spec = load_spec(repo_root / "examples" / "paper.yaml")
-    manifests = render_plan(build_plan(spec), spec, config_for(namespace, priority_class),
+    manifests = render_plan(build_plan(spec), config_for(namespace, priority_class),
                             store_uri=STORE)
     start = time.monotonic()
 
@@ -114,7 +114,8 @@ def test_policy_and_gpu_survive_admission(api: client.ApiClient, namespace: str,
                                           priority_class: str, repo_root: Path) -> None:
     spec = load_spec(repo_root / "examples" / "paper.yaml")
     train = next(s for s in build_plan(spec).steps if s.kind == "train")
-    manifest = render_job(train, spec, config_for(namespace, priority_class), store_uri=STORE)
+    manifest = render_job(train, config_for(namespace, priority_class), experiment=spec.name,
+                          store_uri=STORE)
 
     job = dry_run(api, manifest)
 
@@ -133,7 +134,7 @@ def test_api_keys_and_kueue_label_are_accepted(api: client.ApiClient, namespace:
                         extra_labels={"team": "nlp"},
                         pod_annotations={"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"})
 
-    for manifest in render_plan(build_plan(spec), spec, config, store_uri=STORE):
+    for manifest in render_plan(build_plan(spec), config, store_uri=STORE):
         job = dry_run(api, manifest)
         assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-a"
 
@@ -141,8 +142,8 @@ def test_api_keys_and_kueue_label_are_accepted(api: client.ApiClient, namespace:
 def test_dry_run_does_validate(api: client.ApiClient, namespace: str, priority_class: str) -> None:
     # Guards the tests above: a manifest the server must refuse is refused under dryRun=All.
     spec = tiny_spec(conditions=[{"name": "native", "kind": "native"}])
-    manifest = render_job(build_plan(spec).steps[0], spec, config_for(namespace, priority_class),
-                          store_uri=STORE)
+    manifest = render_job(build_plan(spec).steps[0], config_for(namespace, priority_class),
+                          experiment=spec.name, store_uri=STORE)
     manifest["spec"]["podFailurePolicy"]["rules"][1]["onExitCodes"]["containerName"] = "nope"
 
     with pytest.raises(ApiException) as info:

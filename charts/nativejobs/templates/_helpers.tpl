@@ -26,7 +26,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- index (splitList "/" (trimPrefix "s3://" $uri)) 0 -}}
 {{- end }}
 
-{{/* One image reference: images.<role>, else <imageRegistry>/nativejobs-<role>:<imageTag>. Call with (list $ "role"). */}}
+{{/* One image reference: images.<role>, else <imageRegistry>/nativejobs-<image>:<imageTag>, where
+<image> is `controller` for the controller role and `worker` for translate, train and eval (one
+worker image, images/Dockerfile). Call with (list $ "role"). */}}
 {{- define "nativejobs.image" -}}
 {{- $root := index . 0 -}}
 {{- $role := index . 1 -}}
@@ -34,7 +36,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if $given -}}
 {{- $given -}}
 {{- else -}}
-{{- with $root.Values.imageRegistry }}{{ trimSuffix "/" . }}/{{ end }}nativejobs-{{ $role }}:{{ $root.Values.imageTag | default $root.Chart.AppVersion }}
+{{- $image := ternary "controller" "worker" (eq $role "controller") -}}
+{{- with $root.Values.imageRegistry }}{{ trimSuffix "/" . }}/{{ end }}nativejobs-{{ $image }}:{{ $root.Values.imageTag | default $root.Chart.AppVersion }}
 {{- end -}}
 {{- end }}
 

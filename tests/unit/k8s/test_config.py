@@ -25,7 +25,7 @@ def test_every_field_has_a_default() -> None:
     config = ClusterConfig()
 
     assert config.namespace == "nativejobs"
-    assert config.images["train"] == f"ghcr.io/nativejobs/nativejobs-train:{__version__}"
+    assert config.images["train"] == f"ghcr.io/nativejobs/nativejobs-worker:{__version__}"
     assert config.store.credentials_secret is None and config.secret_env == {}
     assert (config.run_as_user, config.run_as_group, config.fs_group) == (1000, 1000, 1000)
 
@@ -34,9 +34,9 @@ def test_missing_images_are_filled_with_defaults() -> None:
     config = parse_cluster_config({"images": {"train": "registry.local/train:dev"}})
 
     assert config.images == {
-        "translate": f"ghcr.io/nativejobs/nativejobs-translate:{__version__}",
+        "translate": f"ghcr.io/nativejobs/nativejobs-worker:{__version__}",
         "train": "registry.local/train:dev",
-        "eval": f"ghcr.io/nativejobs/nativejobs-eval:{__version__}",
+        "eval": f"ghcr.io/nativejobs/nativejobs-worker:{__version__}",
         "controller": f"ghcr.io/nativejobs/nativejobs-controller:{__version__}",
     }
 
@@ -46,14 +46,17 @@ def test_missing_images_are_filled_with_defaults() -> None:
     ("evaluate", "eval"), ("judge", "eval"), ("summarize", "controller"),
 ])
 def test_each_step_kind_runs_on_its_image(kind: str, role: str) -> None:
+    from nativejobs.plan import IMAGE_ROLE
+
     config = parse_cluster_config({"images": {role: f"img/{role}:1"}})
 
-    assert config.image_for(kind) == f"img/{role}:1"
+    assert config.images[IMAGE_ROLE[kind]] == f"img/{role}:1"
 
 
-def test_unknown_step_kind_has_no_image() -> None:
-    with pytest.raises(ValueError, match="no image for step kind 'deploy'"):
-        ClusterConfig().image_for("deploy")
+def test_every_planned_role_has_an_image() -> None:
+    from nativejobs.plan import IMAGE_ROLE
+
+    assert set(IMAGE_ROLE.values()) == set(ClusterConfig().images)
 
 
 def test_tolerations_take_and_give_kubernetes_names() -> None:

@@ -138,7 +138,7 @@ GOLDEN_STEPS = {
 def test_manifest_matches_golden(name: str, plan: Plan, spec: ExperimentSpec,
                                  full: ClusterConfig) -> None:
     step = GOLDEN_STEPS[name](plan)
-    text = to_yaml([render_job(step, spec, full, store_uri=STORE, attempt=2)])
+    text = to_yaml([render_job(step, full, experiment=spec.name, store_uri=STORE, attempt=2)])
     path = GOLDEN / f"{name}.yaml"
     if os.environ.get("NATIVEJOBS_UPDATE_GOLDEN") == "1":
         path.write_text(text, encoding="utf-8")
@@ -148,7 +148,7 @@ def test_manifest_matches_golden(name: str, plan: Plan, spec: ExperimentSpec,
 
 
 def test_yaml_round_trips_every_manifest(plan: Plan, spec: ExperimentSpec, full: ClusterConfig) -> None:
-    manifests = render_plan(plan, spec, full, store_uri=STORE)
+    manifests = render_plan(plan, full, store_uri=STORE)
 
     text = to_yaml(manifests)
 
@@ -183,7 +183,7 @@ def test_attempt_below_one_is_a_bug() -> None:
 def test_job_and_pod_carry_the_design_labels(plan: Plan, spec: ExperimentSpec) -> None:
     step = plan.steps[0]
 
-    job = render_job(step, spec, ClusterConfig(), store_uri=STORE, attempt=3)
+    job = render_job(step, ClusterConfig(), experiment=spec.name, store_uri=STORE, attempt=3)
 
     want = {MANAGED_BY[0]: MANAGED_BY[1], LABEL_EXPERIMENT: "tiny", LABEL_STEP: step.key,
             LABEL_KIND: step.kind, LABEL_ATTEMPT: "3"}
@@ -202,7 +202,7 @@ def test_selector(experiment: str | None, want: str) -> None:
 
 def test_kueue_label_on_the_job_only_and_no_suspend(plan: Plan, spec: ExperimentSpec,
                                                     full: ClusterConfig) -> None:
-    job = render_job(plan.steps[0], spec, full, store_uri=STORE)
+    job = render_job(plan.steps[0], full, experiment=spec.name, store_uri=STORE)
 
     assert job["metadata"]["labels"][QUEUE_LABEL] == "team-a"
     assert QUEUE_LABEL not in job["spec"]["template"]["metadata"]["labels"]
@@ -211,7 +211,7 @@ def test_kueue_label_on_the_job_only_and_no_suspend(plan: Plan, spec: Experiment
 
 # -- one Job, one attempt ------------------------------------------------------------------------
 def test_job_never_retries_and_fails_fast_on_bad_input(plan: Plan, spec: ExperimentSpec) -> None:
-    job = render_job(plan.steps[0], spec, ClusterConfig(), store_uri=STORE)
+    job = render_job(plan.steps[0], ClusterConfig(), experiment=spec.name, store_uri=STORE)
 
     assert job["spec"]["backoffLimit"] == 0
     assert job["spec"]["podFailurePolicy"]["rules"] == [
@@ -231,7 +231,7 @@ def test_no_secret_value_ever_appears(plan: Plan, spec: ExperimentSpec, full: Cl
     for name in SECRET_ENV:
         monkeypatch.setenv(name, f"live-{name.lower()}-value")
 
-    manifests = render_plan(plan, spec, full, store_uri=STORE)
+    manifests = render_plan(plan, full, store_uri=STORE)
 
     assert "-value" not in to_yaml(manifests)
     for job in manifests:
@@ -244,7 +244,7 @@ def test_no_secret_value_ever_appears(plan: Plan, spec: ExperimentSpec, full: Cl
 
 def test_secrets_go_only_where_needed(plan: Plan, spec: ExperimentSpec, full: ClusterConfig) -> None:
     by_kind = {j["metadata"]["labels"][LABEL_KIND]: env_of(j)
-               for j in render_plan(plan, spec, full, store_uri=STORE)}
+               for j in render_plan(plan, full, store_uri=STORE)}
 
     assert by_kind["translate"]["OPENAI_API_KEY"]["valueFrom"] == {
         "secretKeyRef": {"name": "engine-keys", "key": "openai"}}
@@ -256,7 +256,7 @@ def test_secrets_go_only_where_needed(plan: Plan, spec: ExperimentSpec, full: Cl
 
 def test_every_pod_is_non_root(paper: tuple[ExperimentSpec, Plan], full: ClusterConfig) -> None:
     spec, plan = paper
-    for job in render_plan(plan, spec, full, store_uri=STORE):
+    for job in render_plan(plan, full, store_uri=STORE):
         pod = pod_spec(job)
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["runAsUser"] == 2000
@@ -271,7 +271,7 @@ def test_gpu_steps_get_the_gpu_and_its_nodes_cpu_steps_do_not(
         paper: tuple[ExperimentSpec, Plan], full: ClusterConfig) -> None:
     spec, plan = paper
     gpu_kinds: set[str] = set()
-    for step, job in zip(plan.steps, render_plan(plan, spec, full, store_uri=STORE), strict=True):
+    for step, job in zip(plan.steps, render_plan(plan, full, store_uri=STORE), strict=True):
         pod, limits = pod_spec(job), container(job)["resources"]["limits"]
         if uses_gpu(step, spec):
             gpu_kinds.add(step.kind)
@@ -291,14 +291,14 @@ def test_remote_engine_translation_holds_no_gpu(plan: Plan, spec: ExperimentSpec
     (step,) = steps_where(plan, "translate")
     assert spec.resources_for("translate").gpus == 1 and not uses_gpu(step, spec)
 
-    job = render_job(step, spec, full, store_uri=STORE)
+    job = render_job(step, full, experiment=spec.name, store_uri=STORE)
 
     assert "nvidia.com/gpu" not in container(job)["resources"]["limits"]
     assert "nvidia.com/gpu.product" not in pod_spec(job)["nodeSelector"]
 
 
 def test_shm_for_model_steps_and_cache_everywhere(plan: Plan, spec: ExperimentSpec) -> None:
-    for job in render_plan(plan, spec, parse_cluster_config(KEYS_ONLY), store_uri=STORE):
+    for job in render_plan(plan, parse_cluster_config(KEYS_ONLY), store_uri=STORE):
         mounts = {m["mountPath"] for m in container(job)["volumeMounts"]}
         kind = job["metadata"]["labels"][LABEL_KIND]
         assert mounts == ({"/cache", "/dev/shm"} if kind in ("translate", "train", "evaluate")
@@ -312,14 +312,14 @@ def test_threads_follow_the_cpu_request(cpu: str, threads: int) -> None:
     spec = tiny_spec(resources={"train": {"gpus": 1, "cpu": cpu}})
     step = steps_where(build_plan(spec), "train")[0]
 
-    job = render_job(step, spec, ClusterConfig(), store_uri=STORE)
+    job = render_job(step, ClusterConfig(), experiment=spec.name, store_uri=STORE)
 
     assert env_of(job)["NATIVEJOBS_THREADS"]["value"] == str(threads)
 
 
 def test_summarize_sets_no_threads(plan: Plan, spec: ExperimentSpec) -> None:
     # The controller image has no torch, and the entrypoint imports it when the variable is set.
-    job = render_job(plan.summary, spec, ClusterConfig(), store_uri=STORE)
+    job = render_job(plan.summary, ClusterConfig(), experiment=spec.name, store_uri=STORE)
 
     assert "NATIVEJOBS_THREADS" not in env_of(job)
 
@@ -328,7 +328,7 @@ def test_summarize_sets_no_threads(plan: Plan, spec: ExperimentSpec) -> None:
 @pytest.mark.parametrize("uri", ["file:///x", "/srv/store", "s3://", "gs://bucket/p"])
 def test_a_cluster_run_needs_an_s3_store(uri: str, plan: Plan, spec: ExperimentSpec) -> None:
     with pytest.raises(SpecError) as info:
-        render_job(plan.steps[0], spec, ClusterConfig(), store_uri=uri)
+        render_job(plan.steps[0], ClusterConfig(), experiment=spec.name, store_uri=uri)
 
     assert info.value.problems == [
         f"store: got {uri!r}; a cluster run needs an s3:// store that every pod can reach "
@@ -337,7 +337,7 @@ def test_a_cluster_run_needs_an_s3_store(uri: str, plan: Plan, spec: ExperimentS
 
 def test_engine_key_without_a_secret_is_refused(plan: Plan, spec: ExperimentSpec) -> None:
     with pytest.raises(SpecError) as info:
-        render_plan(plan, spec, ClusterConfig(), store_uri=STORE)
+        render_plan(plan, ClusterConfig(), store_uri=STORE)
 
     (line,) = info.value.problems
     assert line.startswith("engines.api.api_key_env: OPENAI_API_KEY has no Secret")
@@ -360,7 +360,8 @@ def test_judges_run_on_the_eval_image_with_their_key_or_their_gpu() -> None:
     config = parse_cluster_config({"secret_env": {"JUDGE_API_KEY": {"name": "judge", "key": "k"}}})
     remote, local = (steps_where(build_plan(spec), "judge", judge=j)[0] for j in ("gpt4", "local"))
 
-    remote_job, local_job = (render_job(s, spec, config, store_uri=STORE) for s in (remote, local))
+    remote_job, local_job = (render_job(s, config, experiment=spec.name, store_uri=STORE)
+                             for s in (remote, local))
 
     assert container(remote_job)["image"] == container(local_job)["image"] == config.images["eval"]
     assert env_of(remote_job)["JUDGE_API_KEY"]["valueFrom"] == {
@@ -374,7 +375,7 @@ def test_judge_key_without_a_secret_is_refused() -> None:
     spec = judged_spec()
 
     with pytest.raises(SpecError) as info:
-        render_plan(build_plan(spec), spec, ClusterConfig(), store_uri=STORE)
+        render_plan(build_plan(spec), ClusterConfig(), store_uri=STORE)
 
     (line,) = info.value.problems
     assert line.startswith("judges.gpt4.api_key_env: JUDGE_API_KEY has no Secret")
@@ -383,7 +384,7 @@ def test_judge_key_without_a_secret_is_refused() -> None:
 def test_an_unused_engine_needs_no_secret() -> None:
     spec = tiny_spec(conditions=[condition("native")])
 
-    assert render_plan(build_plan(spec), spec, ClusterConfig(), store_uri=STORE)
+    assert render_plan(build_plan(spec), ClusterConfig(), store_uri=STORE)
 
 
 def test_bad_cpu_quantity_is_one_line(plan: Plan) -> None:
@@ -391,17 +392,17 @@ def test_bad_cpu_quantity_is_one_line(plan: Plan) -> None:
     step = steps_where(build_plan(spec), "train")[0]
 
     with pytest.raises(SpecError) as info:
-        render_job(step, spec, ClusterConfig(), store_uri=STORE)
+        render_job(step, ClusterConfig(), experiment=spec.name, store_uri=STORE)
 
     assert info.value.problems == [
         "resources.train.cpu: got 'two'; give cores like \"4\" or millicores like \"500m\""]
 
 
 def test_local_inputs_are_listed_and_s3_inputs_are_not() -> None:
-    from nativejobs.k8s.render import local_inputs
+    from nativejobs.host_inputs import local_inputs
 
     spec = make_spec_model(data={"native": {"kind": "files", "path": "s3://b/native/{lang}.jsonl"},
                                  "english": {"kind": "files", "path": "data/en.jsonl"}},
                            benchmarks=[bench("qa", path="s3://b/qa.{lang}.json"), bench("mc")])
-    assert local_inputs(spec) == ["data.english.path: data/en.jsonl",
-                                  "benchmarks[1].path: bench/mc.{lang}.json"]
+    assert local_inputs(spec) == [("data.english.path", "data/en.jsonl"),
+                                  ("benchmarks[1].path", "bench/mc.{lang}.json")]
