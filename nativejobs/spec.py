@@ -818,8 +818,9 @@ def load_spec(path: Path) -> ExperimentSpec:
 
 
 # A spec is written by hand: a few kB. These bounds keep a hostile or broken file cheap to refuse.
-MAX_YAML_BYTES = 2 * 1024 * 1024
-MAX_YAML_NODES = 50_000  # nodes after anchors are expanded (paper.yaml: ~600)
+# PyYAML parses in pure Python (~100k values/s here), so the bounds also bound the time spent.
+MAX_YAML_BYTES = 512 * 1024
+MAX_YAML_NODES = 10_000  # values after anchors are expanded (paper.yaml: ~600)
 MAX_YAML_DEPTH = 64
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -831,6 +832,13 @@ class _BoundedLoader(yaml.SafeLoader):
         node = super().compose_document()
         _check_expansion(node)
         return node
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._composed = getattr(self, "_composed", 0) + 1  # stop early, before all is parsed
+        if self._composed > MAX_YAML_NODES:
+            raise yaml.composer.ComposerError(None, None, f"more than {MAX_YAML_NODES:,} values; "
+                                              "is it the right file?", self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         if isinstance(node, yaml.MappingNode):
@@ -877,6 +885,15 @@ def _check_expansion(root: Any) -> None:
         size(root, 0)
 
 
+def _bracket_depth(text: str) -> int:
+    """How deep ``[``/``{`` nest, counting brackets in strings too (an upper bound, cheaply)."""
+    depth = deepest = 0
+    for ch in re.sub(r"[^\[\]{}]+", "", text):
+        depth = depth + 1 if ch in "[{" else max(depth - 1, 0)
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def _read_text(path: Path, what: str) -> str:
     """The file as text: at most MAX_YAML_BYTES, UTF-8. Raises: SpecError (one line)."""
     try:
@@ -886,7 +903,7 @@ def _read_text(path: Path, what: str) -> str:
         raise SpecError([f"{short_text(str(path))}: cannot read {what} ({e.strerror or e})"]) from e
     if len(data) > MAX_YAML_BYTES:
         raise SpecError([f"{short_text(str(path))}: {what} is larger than "
-                         f"{MAX_YAML_BYTES // 2**20} MiB; is it the right file?"])
+                         f"{MAX_YAML_BYTES // 1024} KiB; is it the right file?"])
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -901,6 +918,9 @@ def read_yaml(path: Path, what: str) -> Any:
     Raises: SpecError (one line) if unreadable, not UTF-8, not YAML, or too large.
     """
     text = _read_text(path, what)
+    if _bracket_depth(text) > 4 * MAX_YAML_DEPTH:  # PyYAML's scanner is quadratic in flow depth
+        raise SpecError([f"{short_text(str(path))}: {what} is nested deeper than {MAX_YAML_DEPTH} "
+                         "levels"])
     try:
         return yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader subclass
     except yaml.YAMLError as e:

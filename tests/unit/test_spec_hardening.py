@@ -164,7 +164,7 @@ def test_deep_nesting_is_one_line(tmp_path: Path) -> None:
 def test_a_file_too_large_is_refused(tmp_path: Path) -> None:
     found = file_problems(tmp_path, "# " + "x" * (3 * 2**20) + "\n")
 
-    assert len(found) == 1 and "larger than 2 MiB" in found[0]
+    assert len(found) == 1 and "larger than 512 KiB" in found[0]
 
 
 def test_dev_zero_is_refused_not_read_forever() -> None:
