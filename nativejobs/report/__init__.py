@@ -11,12 +11,12 @@ The pieces, each usable alone::
     cell_chains, completeness               which cells are done/failed/not run  (_completeness)
     record_coverage                         which conditions records have        (_completeness)
     render_markdown, render_html            Analysis → text                      (_render)
-    make_plots(analysis, records)           → {name: PNG bytes}                  (_plots)
+    make_plots(analysis, records)           → {name: SVG bytes}                  (_plots, _svg)
     report_text, import_report              records → a report in one format     (_build)
     load_items, run_results                 reading a run from the store         (_store)
 
-The controller stays light: numpy (bootstrap) and matplotlib (plots) are imported inside the
-functions that need them (extra ``report``); md, csv and json need neither.
+The controller stays light: numpy (bootstrap CIs, extra ``report``) is imported inside the
+function that needs it; the reports (md, csv, json, html with its SVG plots) need nothing more.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from pathlib import Path
 from nativejobs.report._analysis import Analysis, Items, analyze
 from nativejobs.report._completeness import CellStatus
 from nativejobs.report._pairs import pairs_from_records
+from nativejobs.report._plots import make_plots
 from nativejobs.report._records import kinds_from_records, load_records
 from nativejobs.report._render import render_html, render_markdown
 from nativejobs.report._tables import CELL, Record, ReportInputError, render
@@ -54,13 +55,12 @@ def report_text(records: list[Record], kinds: Mapping[str, str], fmt: str, *,
                 pairs: Mapping[str, str] | None = None, n_resamples: int = 10_000,
                 seed: int = 0, confidence: float = 0.95, title: str = "Results") -> str:
     """The report of ``records`` in ``fmt``: md (every table), csv or json (the tidy records;
-    json with ``what="analysis"``: the analysis), html (the self-contained page with plots;
-    needs the ``report`` extra).
+    json with ``what="analysis"``: the analysis), html (the self-contained page with plots).
 
     Raises:
         ValueError: If ``fmt`` is not one of REPORT_FORMATS.
-        ReportInputError: If ``what`` does not fit ``fmt``, records repeat a cell,
-            ``reference`` or ``pairs`` is bad, or html is asked for without matplotlib.
+        ReportInputError: If ``what`` does not fit ``fmt``, records repeat a cell, or
+            ``reference`` or ``pairs`` is bad.
     """
     if fmt not in REPORT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(REPORT_FORMATS)}")
@@ -79,15 +79,8 @@ def report_text(records: list[Record], kinds: Mapping[str, str], fmt: str, *,
 
 
 def html_report(analysis: Analysis, records: list[Record], *, title: str) -> str:
-    """The HTML page with plots. Raises: ReportInputError if matplotlib is missing."""
-    try:
-        from nativejobs.report._plots import make_plots
-
-        plots = make_plots(analysis, records)
-    except ImportError as e:
-        raise ReportInputError(f"the html report needs matplotlib ({e.name} is missing); "
-                               "pip install 'nativejobs[report]'") from e
-    return render_html(analysis, records, plots, title=title)
+    """The HTML page with its plots (SVG, no extra package needed)."""
+    return render_html(analysis, records, make_plots(analysis, records), title=title)
 
 
 def import_report(paths: Sequence[str | Path], fmt: str, *,

@@ -1,7 +1,7 @@
 """The analysis as text: a markdown report and one self-contained HTML page.
 
 Both are built from the same sections (title, note, table), so they always agree. The HTML
-page embeds its plots as base64 PNG data URIs and its style inline: no external asset.
+page holds its SVG plots inline (PNG ones as base64 data URIs) and its style: no external asset.
 """
 
 from __future__ import annotations
@@ -233,6 +233,7 @@ th,td{border:1px solid #bbb;padding:3px 8px;text-align:left}
 th{background:#e8eef7}tr:nth-child(even) td{background:#f6f8fb}
 td.failed{color:#b00020;font-weight:bold}td.significant{color:#05668d;font-weight:bold}
 img{max-width:100%;border:1px solid #ddd;margin:8px 0}
+figure.plot{margin:8px 0;overflow-x:auto}figure.plot svg{border:1px solid #ddd}
 """
 
 
@@ -251,17 +252,23 @@ def _html_table(s: Section) -> str:
 
 
 def _images(section: str, plots: Mapping[str, bytes]) -> str:
+    """The section's figures: SVG inline, PNG (or anything else) as a base64 data URI."""
     out = []
-    for name, png in plots.items():
-        if _PLOT_SECTION.get(name.split(".")[0].split("-")[0]) == section:
-            data = base64.b64encode(png).decode("ascii")
-            out.append(f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">')
+    for name, data in plots.items():
+        if _PLOT_SECTION.get(name.split(".")[0].split("-")[0]) != section:
+            continue
+        if name.endswith(".svg"):
+            out.append(f'<figure class="plot">{data.decode("utf-8")}</figure>')
+        else:
+            encoded = base64.b64encode(data).decode("ascii")
+            out.append(f'<img alt="{html.escape(name)}" src="data:image/png;base64,{encoded}">')
     return "".join(out)
 
 
 def render_html(analysis: Analysis, records: list[Record], plots: Mapping[str, bytes], *,
                 title: str = "Results") -> str:
-    """One self-contained HTML page: every table, and ``plots`` (name → PNG) embedded."""
+    """One self-contained HTML page: every table, and ``plots`` (name → SVG or PNG bytes)
+    embedded."""
     body = [f"<h1>{html.escape(title)}</h1>"]
     for s in sections(analysis, records):
         body.append(f'<section id="{s.id}"><h2>{html.escape(s.title)}</h2>'

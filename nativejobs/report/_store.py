@@ -111,7 +111,7 @@ def run_results(store: Store, run: Mapping[str, Any], fmt: str, *, what: str = "
     Raises:
         ValueError: If ``fmt`` is unknown.
         StoreNotFoundError: If a finished run's output is missing from the store.
-        ReportInputError: As ``report_text`` (html without matplotlib, ``what`` not json).
+        ReportInputError: As ``report_text`` (``what`` analysis without json).
     """
     if fmt not in REPORT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(REPORT_FORMATS)}")

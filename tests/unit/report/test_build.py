@@ -77,7 +77,7 @@ def test_import_html_renders(paper: Path) -> None:
     text = import_report([paper], "html")
 
     assert text.startswith("<!DOCTYPE html>") and 'id="gaps-table"' in text
-    assert "data:image/png;base64," in text
+    assert text.count('<figure class="plot"><svg') == 3  # scores, ΔS by model, ΔS vs native
 
 
 def test_report_text_formats() -> None:

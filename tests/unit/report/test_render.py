@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-import io
 import re
 from html.parser import HTMLParser
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
-from PIL import Image
 
 from nativejobs.report import Cell, analyze, completeness, make_plots, render_html, render_markdown
 from tests.unit.builders import record
@@ -92,6 +91,7 @@ class _Page(HTMLParser):
         self.tables: list[str] = []
         self.srcs: list[str] = []
         self.links: list[str] = []
+        self.svgs = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
@@ -101,6 +101,8 @@ class _Page(HTMLParser):
             self.srcs.append(a["src"] or "")
         if tag == "link":
             self.links.append(a.get("href") or "")
+        if tag == "svg":
+            self.svgs += 1
 
 
 def test_html_is_self_contained_with_tables_and_plots() -> None:
@@ -114,10 +116,18 @@ def test_html_is_self_contained_with_tables_and_plots() -> None:
     assert page.tables == ["scores-table", "summary-table", "gaps-table", "correlations-table",
                            "model-means-table", "round-trip-summary-table", "round-trip-table",
                            "arms-table", "completeness-table"]
-    assert page.links == [] and len(page.srcs) == len(plots)
-    assert all(src.startswith("data:image/png;base64,") for src in page.srcs)
-    png = base64.b64decode(page.srcs[0].split(",", 1)[1])
-    assert Image.open(io.BytesIO(png)).format == "PNG"
+    assert page.links == [] and page.srcs == []  # nothing fetched, nothing referenced
+    assert page.svgs == len(plots) == 4  # every figure inline
+
+
+def test_png_figures_are_embedded_as_data_uris() -> None:
+    records = [record("native", 0.5), record("google", 0.3)]
+    png = b"\x89PNG\r\n\x1a\n..."
+
+    page = _Page()
+    page.feed(render_html(analyze(records, KINDS), records, {"scores.png": png}))
+
+    assert page.srcs == ["data:image/png;base64," + base64.b64encode(png).decode()]
 
 
 def test_html_escapes_names() -> None:
@@ -133,12 +143,12 @@ def test_plots_are_the_papers_figure_types() -> None:
 
     plots = make_plots(analyze(records, KINDS, items=items, n_resamples=200), records)
 
-    assert sorted(plots) == ["delta_by_model.png", "delta_vs_native.png", "round_trip.png",
-                             "scores-a1.png", "scores-a2.png"]
-    for png in plots.values():
-        image = Image.open(io.BytesIO(png))
-        assert image.format == "PNG" and image.size[0] > 300
-        assert sum(1 for c in image.convert("L").histogram() if c) > 10  # not a blank canvas
+    assert sorted(plots) == ["delta_by_model.svg", "delta_vs_native.svg", "round_trip.svg",
+                             "scores.svg"]
+    for svg in plots.values():
+        root = ElementTree.fromstring(svg)
+        assert root.tag.endswith("svg") and float(root.get("width") or 0) > 300
+        assert len(list(root.iter())) > 20  # marks, not an empty canvas
 
 
 @pytest.mark.parametrize("records", [
@@ -150,6 +160,6 @@ def test_sparse_records_still_render(records: list[dict[str, Any]]) -> None:
 
     plots = make_plots(analysis, records)
 
-    assert list(plots) == ["scores.png"]
+    assert list(plots) == ["scores.svg"]
     assert "<table" in render_html(analysis, records, plots)
     assert "(none)" in render_markdown(analysis, records)

@@ -53,8 +53,8 @@ def test_summarize_writes_every_output(finished: tuple[FileStore, Plan, dict[str
 
     assert VERSIONS["summarize"] == 2
     assert {"results.json", "results.csv", "gaps.json", "analysis.json", "results.md",
-            "report.html", "plots/scores.png", "plots/delta_by_model.png",
-            "plots/delta_vs_native.png", "plots/round_trip.png"} <= names
+            "report.html", "plots/scores.svg", "plots/delta_by_model.svg",
+            "plots/delta_vs_native.svg", "plots/round_trip.svg"} <= names
     # es and zh (MC) are clear gaps in both metrics; ru (NOISY) is inside the noise.
     assert metrics == {"records": 24, "cells": 12, "gaps": 6, "significant_gaps": 4}
 
