@@ -68,7 +68,7 @@ build_args() {  # build_args TARGET: the --build-arg flags of one target
   local args=(--build-arg "VERSION=${VERSION}")
   [[ -n "${BASE_IMAGE:-}" ]] && args+=(--build-arg "BASE_IMAGE=${BASE_IMAGE}")
   if [[ "$1" == worker ]]; then
-    [[ -n "${WORKER_EXTRAS:-}" ]] && args+=(--build-arg "EXTRAS=${WORKER_EXTRAS}")
+    [[ -n "${WORKER_EXTRAS:-}" ]] && args+=(--build-arg "WORKER_EXTRAS=${WORKER_EXTRAS}")
     [[ -n "${TORCH_INDEX_URL:-}" ]] && args+=(--build-arg "TORCH_INDEX_URL=${TORCH_INDEX_URL}")
     [[ -n "${NO_DEPS_PACKAGES:-}" ]] && args+=(--build-arg "NO_DEPS_PACKAGES=${NO_DEPS_PACKAGES}")
   fi

@@ -211,10 +211,12 @@ class Orchestrator:
             return State.BLOCKED
         if not all(s is State.DONE for s in upstream):
             return State.WAITING
-        if self._is_done(step):
-            return State.DONE
+        # Running before done: a step writes its marker just before it exits, and the run must
+        # not end (nor its ✓ line and log be skipped) while that attempt is still open.
         if step.key in running:
             return State.RUNNING
+        if self._is_done(step):
+            return State.DONE
         if self._terminal_failure(step.key):
             return State.FAILED
         tries = self.attempts.get(step.key, [])

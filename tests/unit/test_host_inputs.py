@@ -31,7 +31,7 @@ def test_mirror_rewrites_local_paths_at_any_depth_and_nothing_else() -> None:
 
 
 def _study(tmp_path: Path) -> Path:
-    (tmp_path / "data").mkdir()
+    (tmp_path / "data").mkdir(parents=True)
     for lang in ("es", "en"):
         (tmp_path / "data" / f"{lang}.jsonl").write_text(f'{{"instruction": "{lang}", "output": "o"}}\n')
     (tmp_path / "bench").mkdir()

@@ -98,6 +98,11 @@ class FakeBackend:
         phase = "succeeded" if exit_code == 0 and not reason else "failed"
         self._seen[key] = Observation(key, phase, exit_code, reason)  # type: ignore[arg-type]
 
+    def write_marker(self, key: str) -> None:
+        """The step's process wrote its marker and has not exited yet."""
+        step = self._steps[key]
+        self.store.put_marker(step.kind, step.key, {"by": "fake"})
+
     def keep_running(self, key: str, step: Step) -> None:
         """A step some earlier controller launched and that is still running."""
         self._steps[key] = step
@@ -494,3 +499,34 @@ def test_an_end_an_earlier_controller_recorded_is_not_recorded_twice(
 
     assert [a.outcome for a in restarted.attempts[prepare.key]] == ["retry"]
     assert again.released == [prepare.key]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_run_never_ends_with_an_open_attempt(plan: Plan, store: FileStore, backend: FakeBackend,
+                                               seed: int) -> None:
+    """Each step writes its marker a pass or more before its process is seen to exit (as a real
+    one does); the run ends only after every attempt is closed, with a ✓ event and a log each."""
+    import random
+
+    rng = random.Random(seed)
+    events: list[Any] = []
+    orch = orchestrator(plan, store, backend, max_parallel=rng.randint(1, 4), events=events)
+    lingering: dict[str, int] = {}
+    for _ in range(200):
+        status = orch.reconcile(store.uri)
+        if status.finished:
+            break
+        for key in backend.running():
+            if key not in lingering:
+                backend.write_marker(key)
+                lingering[key] = rng.randint(0, 2)  # passes the process lives on after its marker
+            elif lingering[key] == 0:
+                backend.finish(key)
+            else:
+                lingering[key] -= 1
+    assert status.finished and status.succeeded
+    assert backend.running() == []
+    assert all(not a.open for tries in orch.attempts.values() for a in tries)
+    assert sorted(k for what, k, _ in events if what == "succeeded") == sorted(s.key for s in plan.steps)
+    for step in plan.steps:
+        assert store.exists(f"{step_dir(step.kind, step.key)}/_logs/attempt-1.log"), step.ref
