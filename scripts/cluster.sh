@@ -203,13 +203,19 @@ build() {
   for name in "${BINARIES[@]}"; do
     [[ -x "${BIN_DIR}/${name}" ]] && continue
     log "building ${name} (first time: minutes; Kubernetes' binaries take long on 2 cores)"
-    case "${name}" in
-      etcd) timed etcd build_etcd ;;
-      kwok) timed kwok build_kwok ;;
-      helm) timed helm build_helm ;;
-      *) timed "${name}" build_k8s "${name}" ;;
-    esac || die "building ${name} failed (see above); it needs Go >= 1.26 and the Go module" \
-                "proxy ($("${GO}" env GOPROXY))"
+    # Up to 3 tries: a module download can time out on a busy machine (TLS handshake timeout).
+    for try in 1 2 3; do
+      case "${name}" in
+        etcd) timed etcd build_etcd ;;
+        kwok) timed kwok build_kwok ;;
+        helm) timed helm build_helm ;;
+        *) timed "${name}" build_k8s "${name}" ;;
+      esac && break
+      ((try < 3)) || die "building ${name} failed 3 times (see above); it needs Go >= 1.26 and the" \
+                         "Go module proxy ($("${GO}" env GOPROXY))"
+      log "building ${name} failed (try ${try} of 3); trying again in $((try * 10)) s"
+      sleep $((try * 10))
+    done
     install_bin "${name}"
   done
   # Keep the wrapper modules' go.mod/go.sum beside the binaries: they say what was built.

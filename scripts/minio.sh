@@ -43,12 +43,19 @@ build() {
     log "building ${MINIO_MODULE}@${MINIO_VERSION} with $("${go_bin}" version) (first time: minutes)"
     # Run outside any module/workspace so go install resolves only the pinned version;
     # GOTOOLCHAIN=local: never download a different Go toolchain.
-    if ! (cd "${stage}" && GOBIN="${stage}" GOWORK=off GOTOOLCHAIN=local CGO_ENABLED=0 \
-          "${go_bin}" install -trimpath -ldflags "-s -w" "${MINIO_MODULE}@${MINIO_VERSION}" >&2); then
-      rm -rf "${stage}"
-      die "go install ${MINIO_MODULE}@${MINIO_VERSION} failed (see above); check that the Go" \
-          "module proxy ($("${go_bin}" env GOPROXY)) is reachable and Go is >= 1.24"
-    fi
+    # Up to 3 tries: a module download can time out on a busy machine.
+    local try
+    for try in 1 2 3; do
+      (cd "${stage}" && GOBIN="${stage}" GOWORK=off GOTOOLCHAIN=local CGO_ENABLED=0 \
+         "${go_bin}" install -trimpath -ldflags "-s -w" "${MINIO_MODULE}@${MINIO_VERSION}" >&2) && break
+      if ((try == 3)); then
+        rm -rf "${stage}"
+        die "go install ${MINIO_MODULE}@${MINIO_VERSION} failed 3 times (see above); check that the Go" \
+            "module proxy ($("${go_bin}" env GOPROXY)) is reachable and Go is >= 1.24"
+      fi
+      log "go install failed (try ${try} of 3); trying again in $((try * 10)) s"
+      sleep $((try * 10))
+    done
     mv -f "${stage}/minio" "${BIN}"  # atomic: a killed build never leaves a half binary
     rm -rf "${stage}"
   fi
