@@ -17,7 +17,7 @@ or language) has the same colour (mark) in every panel and every figure.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from statistics import fmean
 
 from nativejobs.report._analysis import Analysis, RoundTrip
@@ -32,7 +32,7 @@ __all__ = ["make_plots", "palette"]
 _COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
             "#332288", "#882255", "#44AA99", "#999933", "#AA4499")
 _MEAN = "#777777"  # the fallback "mean of the single passes" series
-_MARKS = ("circle", "square", "triangle", "diamond")
+_MARKS = ("circle", "triangle", "diamond", "square")
 
 
 def palette(names: Sequence[str]) -> dict[str, str]:
@@ -43,18 +43,19 @@ def palette(names: Sequence[str]) -> dict[str, str]:
 def make_plots(analysis: Analysis, records: Sequence[Record]) -> dict[str, bytes]:
     """File name → SVG bytes (UTF-8) for every figure the analysis has data for."""
     colours = palette(analysis.conditions)
+    order = {p: i for i, p in enumerate(dict.fromkeys((r["benchmark"], r["metric"]) for r in records))}
     plots: dict[str, bytes] = {}
     main = analysis.arms[0] if analysis.arms else None
     main_records = [r for r in records if r["arm"] == main]
     if main_records:
         plots["scores.svg"] = _scores(main_records, analysis.conditions, colours, str(main))
     if analysis.model_means:
-        plots["delta_by_model.svg"] = _delta_by_model(analysis)
+        plots["delta_by_model.svg"] = _delta_by_model(analysis, order)
     if analysis.correlations:
-        plots["delta_vs_native.svg"] = _scatter(analysis)
+        plots["delta_vs_native.svg"] = _scatter(analysis, order)
     if any(t.delta is not None for t in analysis.round_trip):
         native = next((c for c, k in analysis.kinds.items() if k == "native"), "native")
-        plots["round_trip.svg"] = _round_trip(analysis.round_trip, colours, native)
+        plots["round_trip.svg"] = _round_trip(analysis.round_trip, colours, native, order)
     return plots
 
 
@@ -80,9 +81,15 @@ def _scores(records: Sequence[Record], conditions: Sequence[str], colours: Mappi
                       legend_title="condition").encode()
 
 
-def _delta_by_model(analysis: Analysis) -> bytes:
+def _in_order(panels: Iterable[tuple[str, str]],
+              order: Mapping[tuple[str, str], int]) -> list[tuple[str, str]]:
+    """The distinct panels, in the records' benchmark × metric order."""
+    return sorted(dict.fromkeys(panels), key=lambda p: order.get(p, len(order)))
+
+
+def _delta_by_model(analysis: Analysis, order: Mapping[tuple[str, str], int]) -> bytes:
     means = analysis.model_means
-    panels = list(dict.fromkeys((m.benchmark, m.metric) for m in means))
+    panels = _in_order(((m.benchmark, m.metric) for m in means), order)
     models = tuple(dict.fromkeys(m.model for m in means))
     delta = {(m.benchmark, m.metric, m.model, m.arm): m.delta for m in means}
     bars = [BarPanel(f"{bench} · {metric}", models,
@@ -96,8 +103,8 @@ def _delta_by_model(analysis: Analysis) -> bytes:
     return bar_figure(title, bars, series, legend_title="arm").encode()
 
 
-def _scatter(analysis: Analysis) -> bytes:
-    panels = list(dict.fromkeys((c.benchmark, c.metric) for c in analysis.correlations))
+def _scatter(analysis: Analysis, order: Mapping[tuple[str, str], int]) -> bytes:
+    panels = _in_order(((c.benchmark, c.metric) for c in analysis.correlations), order)
     languages = sorted({p.language for c in analysis.correlations for p in c.points})
     colours = palette(analysis.arms)
     out = []
@@ -108,7 +115,7 @@ def _scatter(analysis: Analysis) -> bytes:
                        for c in mine for p in c.points)
         out.append(ScatterPanel(f"{bench} · {metric}", points,
                                 tuple(_r_line(c, len(mine)) for c in mine)))
-    arms = [Series(a, colours[a], "square") for a in analysis.arms]
+    arms = [Series(a, colours[a], "swatch") for a in analysis.arms]
     marks = [Series(lang, "#555", _MARKS[i % len(_MARKS)]) for i, lang in enumerate(languages)]
     return scatter_figure("ΔS vs S_native over (model, language) points", out, arms, marks,
                           x_label="S_native", y_label="ΔS").encode()
@@ -119,9 +126,10 @@ def _r_line(c: Correlation, n_arms: int) -> str:
     return f"{c.arm + ': ' if n_arms > 1 else ''}{r}, n {c.n}"
 
 
-def _round_trip(rows: Sequence[RoundTrip], colours: Mapping[str, str], native: str) -> bytes:
+def _round_trip(rows: Sequence[RoundTrip], colours: Mapping[str, str], native: str,
+                order: Mapping[tuple[str, str], int]) -> bytes:
     rows = [t for t in rows if t.delta is not None]
-    panels = list(dict.fromkeys((t.benchmark, t.metric) for t in rows))
+    panels = _in_order(((t.benchmark, t.metric) for t in rows), order)
     arms = list(dict.fromkeys(t.arm for t in rows))
     groups = list(dict.fromkeys((t.model, t.arm) for t in rows))
     labels = tuple(m if len(arms) == 1 else f"{m} {a}" for m, a in groups)

@@ -141,15 +141,19 @@ def _legend(x: float, entries: Sequence[Series], title: str) -> str:
     for i, s in enumerate(entries):
         y = 58 + 14 * i
         out.append(f'<g class="entry">{_mark(s.mark, x + 5, y - 3, s.colour, 4.5)}'
-                   f'<text x="{_n(x + 14)}" y="{_n(y)}">{_esc(s.name)}</text></g>')
+                   f'<text x="{_n(x + 17)}" y="{_n(y)}">{_esc(s.name)}</text></g>')
     return "".join(out) + "</g>"
 
 
 def _mark(mark: str, x: float, y: float, colour: str, r: float, tip: str = "") -> str:
-    """A point mark centred on (x, y); ``bar`` draws a small square (legend only)."""
+    """A mark centred on (x, y): a point shape, or (legend only) ``bar``, a small square, and
+    ``swatch``, a flat bar that stands for a colour alone."""
     t = f"<title>{_esc(tip)}</title>" if tip else ""
     if mark == "circle":
         return f'<circle cx="{_n(x)}" cy="{_n(y)}" r="{_n(r)}" fill="{colour}">{t}</circle>'
+    if mark == "swatch":
+        return (f'<rect x="{_n(x - 2 * r)}" y="{_n(y - r / 2)}" width="{_n(4 * r)}" '
+                f'height="{_n(r)}" fill="{colour}">{t}</rect>')
     if mark in ("square", "bar"):
         return (f'<rect x="{_n(x - r)}" y="{_n(y - r)}" width="{_n(2 * r)}" height="{_n(2 * r)}" '
                 f'fill="{colour}">{t}</rect>')
@@ -215,7 +219,8 @@ def _x_labels(labels: Sequence[str], x: float, y: float, step: float, grid: _Gri
 def scatter_figure(title: str, panels: Sequence[ScatterPanel], colours: Sequence[Series],
                    marks: Sequence[Series], *, x_label: str, y_label: str) -> str:
     """Scatter panels (a zero line on y) and one legend: colours first, then marks."""
-    grid = _Grid(min(4, len(panels)), 230.0, 30.0)
+    lines = max((len(p.note) for p in panels), default=0)
+    grid = _Grid(min(4, len(panels)), 230.0, 34.0 + 10 * lines)
     colour = {s.name: s.colour for s in colours}
     mark = {s.name: s.mark for s in marks}
     body: list[str] = []
@@ -250,7 +255,7 @@ def _scatter_panel(panel: ScatterPanel, colour: dict[str, str], mark: dict[str, 
     for c, m, px, py, tip in panel.points:
         drawn.update((c, m))
         out.append(_mark(mark.get(m, "circle"), x(px), y(py), colour.get(c, "#555"), 3.2, tip))
-    for k, line in enumerate(panel.note):
-        out.append(f'<text x="{_n(x0 + _LEFT + 4)}" y="{_n(y0 + _TOP + 11 + 10 * k)}" '
+    for k, line in enumerate(panel.note):  # below the x label, clear of the points
+        out.append(f'<text x="{_n(x0 + _LEFT)}" y="{_n(y0 + _TOP + _PANEL_H + 38 + 10 * k)}" '
                    f'font-size="8" fill="#333">{_esc(line)}</text>')
     return out

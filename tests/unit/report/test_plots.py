@@ -90,7 +90,7 @@ def test_arms_and_languages_keep_their_colour_and_mark_in_the_scatter() -> None:
     for tag, fill, tip in points:
         model_language_arm = tip.split(":")[0].split()
         assert fill == entries[model_language_arm[2]]
-        assert tag == {"es": "circle", "zh": "rect"}[model_language_arm[1]]
+        assert tag == {"es": "circle", "zh": "polygon"}[model_language_arm[1]]
 
 
 @pytest.mark.parametrize(("low", "high", "expected"), [
