@@ -106,7 +106,10 @@ def _mt_ht_sections(analysis: Analysis) -> list[Section]:
     return [Section("mt-ht", "Machine- vs human-translated MMLU",
                     f"{first.mt_benchmark} (machine-translated) beside {first.ht_benchmark} "
                     "(human-translated) per model and language: each condition's score and ΔS "
-                    "on both.", _mt_ht_table(analysis.mt_vs_ht, analysis.conditions))]
+                    "on both (native and the conditions ΔS subtracts).",
+                    _mt_ht_table(analysis.mt_vs_ht, [c for c in analysis.conditions
+                                                     if analysis.kinds.get(c) == "native"
+                                                     or c in analysis.reference]))]
 
 
 def _arm_sections(analysis: Analysis) -> list[Section]:
