@@ -79,11 +79,13 @@ def _fmt_tick(x: float) -> str:
 
 @dataclass(frozen=True)
 class _Grid:
-    """Where panels go: ``ncols`` per row, each ``width`` wide and ``below`` for x labels."""
+    """Where panels go: ``ncols`` per row, each ``width`` wide and ``below`` for x labels
+    (slanted when they would not fit side by side)."""
 
     ncols: int
     width: float
     below: float
+    slanted: bool = False
 
     def origin(self, i: int) -> tuple[float, float]:
         row, col = divmod(i, self.ncols)
@@ -99,9 +101,9 @@ class _Grid:
 def _grid(n: int, groups: int, bars: int, longest_label: int) -> _Grid:
     width = min(_MAX_ROW_W - _LEFT, max(200.0, groups * (bars * 5 + 7) + 10))
     ncols = max(1, min(n, 4, int(_MAX_ROW_W // (_LEFT + width + _GAP))))
-    rotated = groups * (longest_label * _CHAR_W + 4) > width
-    below = 10 + (min(longest_label, 24) * _CHAR_W * 0.85 if rotated else 14)
-    return _Grid(ncols, width, below)
+    slanted = groups * (longest_label * _CHAR_W + 4) > width
+    below = 10 + (min(longest_label, 24) * _CHAR_W * 0.85 if slanted else 14)
+    return _Grid(ncols, width, below, slanted)
 
 
 def _svg(title: str, n: int, grid: _Grid, body: list[str], legend: str) -> str:
@@ -203,12 +205,11 @@ def _bar_panel(panel: BarPanel, series: Sequence[Series], grid: _Grid, x0: float
 
 
 def _x_labels(labels: Sequence[str], x: float, y: float, step: float, grid: _Grid) -> list[str]:
-    rotated = grid.below > 30
     out = []
     for g, label in enumerate(labels):
         cx = x + (g + 0.5) * step
         text = _esc(label if len(label) <= 24 else label[:23] + "…")
-        if rotated:
+        if grid.slanted:
             out.append(f'<text transform="translate({_n(cx + 3)},{_n(y + 6)}) rotate(-60)" '
                        f'text-anchor="end">{text}</text>')
         else:
