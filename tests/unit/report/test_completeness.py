@@ -46,6 +46,22 @@ def test_exact_chains_follow_inputs() -> None:
     assert (cells["rtt"].model, cells["rtt"].language, cells["rtt"].arm) == ("m1", "es", "a1")
 
 
+def test_a_run_judges_only_the_cells_its_spec_asked_for() -> None:
+    # The paper's regularisation arm leaves out the round trips: no rtt cell there, no hole.
+    arms = [{"name": "a1", "lr": 1e-4},
+            {"name": "a2", "lr": 1e-6, "conditions": ["native", "translated"]}]
+    p = make_plan(arms=arms, conditions=[condition("native"), condition("translated", "translated"),
+                                         condition("rtt", "round_trip")])
+    cells = cell_chains(run_steps(p, with_inputs=True))
+
+    rows = completeness(cells, {c.evaluate_key for c in cells}, {})
+
+    assert sorted((r.arm, r.condition) for r in rows) == [
+        ("a1", "native"), ("a1", "rtt"), ("a1", "translated"), ("a2", "native"),
+        ("a2", "translated")]
+    assert summary_line(rows) == "5 cells: 5 done"
+
+
 def test_chains_by_labels_without_inputs() -> None:
     exact = {c.condition: c.chain for c in cell_chains(run_steps(plan(), with_inputs=True))}
 
