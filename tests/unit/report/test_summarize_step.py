@@ -148,3 +148,30 @@ def test_unknown_reference_condition_fails_before_any_work(tmp_path: Path) -> No
 
     with pytest.raises(StepInputError, match="summarize params: reference conditions deepl are not"):
         SummarizeStep(context(FileStore(tmp_path / "store"), bad, tmp_path))
+
+
+def test_run_results_analysis_json_of_a_finished_run(
+        finished: tuple[FileStore, Plan, dict[str, Any]]) -> None:
+    store, plan, _ = finished
+
+    text = run_results(store, run_record(plan), "json", what="analysis")
+
+    assert text == store.get_text(f"{step_dir('summarize', plan.summary.key)}/analysis.json")
+    assert json.loads(text)["format_version"] == 2
+
+
+def test_an_unfinished_run_pairs_round_trips_by_the_specs_engine(tmp_path: Path) -> None:
+    store, plan = FileStore(tmp_path / "store"), study_plan()
+    for ev in (s for s in plan.steps if s.kind == "evaluate" and s.labels["language"] == "es"):
+        write_evaluation(store, ev)
+    run = {**run_record(plan), "spec": {"conditions": [
+        {"name": "native", "kind": "native"}, {"name": "cohere", "kind": "translated", "engine": "eng"},
+        {"name": "google", "kind": "translated", "engine": "eng2"},
+        {"name": "rtt", "kind": "round_trip", "engine": "eng"}]}}
+
+    doc = json.loads(run_results(store, run, "json", what="analysis"))
+
+    assert doc["pairs"] == {"rtt": "cohere"}
+    (trip,) = [t for t in doc["round_trip"] if t["metric"] == "exact_match"]
+    # MC table: rtt 0.5 against cohere 0.4 (not the mean of cohere and google, 0.5).
+    assert trip["single_pass_conditions"] == ["cohere"] and trip["delta"] == pytest.approx(0.1)
