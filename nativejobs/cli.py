@@ -30,6 +30,7 @@ from nativejobs.errors import (
     NativeJobsError,
     RunFailedError,
     SpecError,
+    StoreError,
     StoreNotFoundError,
     short_repr,
     short_text,
@@ -197,7 +198,7 @@ def render(spec: SpecArg, store: StoreOpt = None,
     config = load_cluster_config(cluster_config)
     if namespace:
         config = config.model_copy(update={"namespace": namespace})
-    _emit(to_yaml(render_plan(p, s, config, store_uri=store or s.store_uri())), "yaml", output)
+    _emit(to_yaml(render_plan(p, config, store_uri=store or s.store_uri())), "yaml", output)
 
 
 @app.command()
@@ -335,7 +336,7 @@ def submit(spec: SpecArg, store: StoreOpt = None, backend: BackendOpt = "local",
     else:
         from nativejobs.k8s.connect import open_backend
 
-        runner = open_backend(s, namespace=namespace, cluster_config=cluster_config,
+        runner = open_backend(s.name, namespace=namespace, cluster_config=cluster_config,
                               kubeconfig=kubeconfig)
     _drive(s, p, st, runner, max_parallel=max_parallel, resume_hint=f"nativejobs submit {spec}",
            live=True)
@@ -353,7 +354,7 @@ def drive(name: Annotated[str, typer.Argument(help="experiment name")], store: S
     if st.exists(_cancel_path(name)):  # a restarted driver of a cancelled run: nothing to do
         out.print(f"{name}: cancelled; submit again to continue")
         return
-    runner = open_backend(s, namespace=namespace, cluster_config=cluster_config, kubeconfig=None)
+    runner = open_backend(s.name, namespace=namespace, cluster_config=cluster_config, kubeconfig=None)
     try:
         _drive(s, build_plan(s), st, runner, max_parallel=max_parallel,
                resume_hint="nativejobs submit SPEC --backend k8s --detach", live=False)
@@ -455,10 +456,22 @@ class _LiveStatus:
         return self.store.exists(_cancel_path(self.name))
 
 
+@contextlib.contextmanager
+def _readable(store: Store, name: str) -> Any:
+    """A run's stored JSON that does not parse (a truncated write, a damaged disk) is named as
+    such, not reported as a bug of ours."""
+    try:
+        yield
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise StoreError(f"run {name!r} in {store.uri}: a stored file is damaged (not JSON: "
+                         f"{short_text(str(e))}); run with --debug to see which") from e
+
+
 def _run_record(store: Store, name: str) -> dict[str, Any]:
     _check_name(name)  # a run's name is a spec's: a path-safe label, never a path
     try:
-        return store.get_json(f"runs/{name}/run.json")
+        with _readable(store, name):
+            return store.get_json(f"runs/{name}/run.json")
     except StoreNotFoundError:
         raise StoreNotFoundError(f"no run named {name!r} in {store.uri}; check the name or "
                                  "pass --store") from None
@@ -466,11 +479,14 @@ def _run_record(store: Store, name: str) -> dict[str, Any]:
 
 def _attempts(store: Store, name: str) -> dict[str, Any]:
     path = f"runs/{name}/attempts.json"
-    return store.get_json(path) if store.exists(path) else {}
+    with _readable(store, name):
+        return store.get_json(path) if store.exists(path) else {}
 
 
 def _run_results(store: Store, name: str, fmt: str) -> str:
-    return run_results(store, _run_record(store, name), fmt, attempts=_attempts(store, name))
+    run = _run_record(store, name)
+    with _readable(store, name):
+        return run_results(store, run, fmt, attempts=_attempts(store, name))
 
 
 def _emit(text: str, fmt: str, output: Path | None = None) -> None:

@@ -225,3 +225,14 @@ def test_with_debug_a_bug_shows_its_traceback(spec_path: Any, monkeypatch: Any) 
 
     with pytest.raises(TypeError, match="boom"):
         cli.main(["--debug", "validate", spec_path()])
+
+
+@pytest.mark.parametrize("command", ["status", "results", "cancel"])
+def test_a_truncated_run_record_is_named_damaged(capsys: Any, tmp_path: Path, command: str) -> None:
+    (tmp_path / "runs" / "tiny").mkdir(parents=True)
+    (tmp_path / "runs" / "tiny" / "run.json").write_text('{"name": "ti')
+
+    code, _, err = run(capsys, command, "tiny", "--store", str(tmp_path))
+
+    assert code == 1 and len(error_lines(err)) == 1, err
+    assert "run 'tiny' in file://" in err and "a stored file is damaged (not JSON" in err, err
