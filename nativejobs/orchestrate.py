@@ -167,40 +167,48 @@ class Orchestrator:
             self._done.add(step.key)
         return step.key in self._done
 
-    def _record(self, obs: Observation) -> None:
+    def _record(self, obs: Observation) -> tuple[Observation, Attempt] | None:
+        """Close the attempt ``obs`` ended, in memory (the pass saves once, then reports it)."""
         tries = self.attempts.get(obs.key, [])
         if obs.attempt is not None and any(a.number == obs.attempt and not a.open for a in tries):
             self.backend.release(obs.key)  # an earlier controller recorded this end already
-            return
+            return None
+        outcome = classify(obs, has_marker=self._is_done(self.steps[obs.key]))
+        return obs, self._close(obs.key, outcome, obs.exit_code, obs.reason)
+
+    def _report(self, obs: Observation, attempt: Attempt) -> None:
+        """After the attempts are saved: release the step, store its log, say how it ended."""
         step = self.steps[obs.key]
-        outcome = classify(obs, has_marker=self._is_done(step))
-        attempt = self._close(obs.key, outcome, obs.exit_code, obs.reason)
+        done = attempt.outcome == Outcome.DONE
         text = self.backend.release(obs.key)
         if text is not None:
             self.store.put_text(f"{step_dir(step.kind, step.key)}/_logs/attempt-{attempt.number}.log", text)
-        self.on_event("succeeded" if outcome is Outcome.DONE else "failed", step,
-                      "" if outcome is Outcome.DONE else _last_line(text or obs.reason))
+        self.on_event("succeeded" if done else "failed", step,
+                      "" if done else _last_line(text or obs.reason))
 
     def _close(self, key: str, outcome: Outcome, exit_code: int | None, reason: str) -> Attempt:
         """End the step's open attempt (or add one, for a step launched before attempts were
-        recorded at launch) and save the attempts."""
+        recorded at launch), in memory: the caller saves the attempts."""
         tries = self.attempts.setdefault(key, [])
         if not (tries and tries[-1].open):
             tries.append(Attempt(len(tries) + 1, LAUNCHED, None, "", None))
         attempt = tries[-1]
         attempt.outcome, attempt.exit_code, attempt.reason = outcome.value, exit_code, reason
         attempt.finished_at = time.time()
-        self._save_attempts()
         return attempt
 
-    def _close_lost(self, observed: dict[str, Observation]) -> None:
+    def _close_lost(self, observed: dict[str, Observation]) -> int:
         """Open attempts the backend no longer knows of ended unseen: done if their marker
-        says so, otherwise lost (no retry spent) and launched again."""
+        says so, otherwise lost (no retry spent) and launched again. Returns how many (in
+        memory: the caller saves)."""
+        closed = 0
         for key, tries in self.attempts.items():
             if tries and tries[-1].open and key not in observed and key in self.steps:
                 done = self._is_done(self.steps[key])
                 self._close(key, Outcome.DONE if done else Outcome.LOST, None,
                             "" if done else "the step ended unobserved (controller or Job gone)")
+                closed += 1
+        return closed
 
     def _state(self, step: Step, running: set[str], states: dict[str, State]) -> State:
         upstream = [states[i.key] for i in step.inputs]
@@ -229,10 +237,14 @@ class Orchestrator:
     def reconcile(self, store_uri: str) -> RunStatus:
         """One pass: observe, record finished attempts, launch ready steps."""
         observed = self.backend.observe()
-        for obs in observed.values():
-            if obs.phase != "running" and obs.key in self.steps:
-                self._record(obs)
-        self._close_lost(observed)
+        ended = [r for obs in observed.values() if obs.phase != "running" and obs.key in self.steps
+                 and (r := self._record(obs)) is not None]
+        # attempts.json is written once a pass, not once a step: on a big plan (or S3) a write
+        # per step made each pass O(steps²) in bytes written.
+        if self._close_lost(observed) or ended:
+            self._save_attempts()
+        for obs, attempt in ended:
+            self._report(obs, attempt)
         running = {k for k, o in observed.items() if o.phase == "running"}
         states: dict[str, State] = {}
         for step in self.plan.steps:  # dependency order: inputs are decided first
@@ -240,22 +252,31 @@ class Orchestrator:
         free = self.max_parallel - len(running)
         ready = sorted((s for s in self.plan.steps if states[s.key] is State.READY),
                        key=lambda s: _PRIORITY.get(s.kind, 99))  # translations are the long pole
-        for step in ready[: max(free, 0)]:
-            self._launch(step, store_uri)
+        launching = ready[: max(free, 0)]
+        self._launch(launching, store_uri)
+        for step in launching:
             states[step.key] = State.RUNNING
         failures = {k: why for k in states if states[k] is State.FAILED
                     and (why := self._terminal_failure(k))}
         return RunStatus(states, failures)
 
-    def _launch(self, step: Step, store_uri: str) -> None:
-        definition = f"{step_dir(step.kind, step.key)}/_step.json"
-        if not self.store.exists(definition):
-            self.store.put_json(definition, step.definition())
-        tries = self.attempts.setdefault(step.key, [])
-        tries.append(Attempt(len(tries) + 1, LAUNCHED, None, "", None))
+    def _launch(self, steps: list[Step], store_uri: str) -> None:
+        """Record an attempt of each step (one save for all, before any launch: an attempt
+        number is never reused, and one recorded but never launched is closed as lost), then
+        launch them."""
+        if not steps:
+            return
+        for step in steps:
+            definition = f"{step_dir(step.kind, step.key)}/_step.json"
+            if not self.store.exists(definition):
+                self.store.put_json(definition, step.definition())
+            tries = self.attempts.setdefault(step.key, [])
+            tries.append(Attempt(len(tries) + 1, LAUNCHED, None, "", None))
         self._save_attempts()
-        self.backend.launch(step, store_uri=store_uri, attempt=len(tries))
-        self.on_event("launched", step, f"attempt {len(tries)}")
+        for step in steps:
+            attempt = len(self.attempts[step.key])
+            self.backend.launch(step, store_uri=store_uri, attempt=attempt)
+            self.on_event("launched", step, f"attempt {attempt}")
 
     def run(self, store_uri: str, *, poll_s: float = 0.5,
             on_pass: Callable[[RunStatus], None] | None = None) -> RunStatus:

@@ -530,3 +530,33 @@ def test_a_run_never_ends_with_an_open_attempt(plan: Plan, store: FileStore, bac
     assert sorted(k for what, k, _ in events if what == "succeeded") == sorted(s.key for s in plan.steps)
     for step in plan.steps:
         assert store.exists(f"{step_dir(step.kind, step.key)}/_logs/attempt-1.log"), step.ref
+
+
+def test_a_pass_writes_the_attempts_once_however_many_steps_it_launches_or_ends(
+        store: FileStore, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """attempts.json is saved once a pass, before the launches (and before the ✓ lines): a save
+    per step made a pass over a big plan O(steps²) in bytes written (bench/scale.py)."""
+    wide = Plan("wide", tuple(Step("prepare", f"{i:024x}", {"i": i}) for i in range(30)))
+    saves: list[int] = []
+    put_json = store.put_json
+
+    def counting(path: str, obj: Any) -> None:
+        if path.endswith("attempts.json"):
+            saves.append(len(backend.launches))  # how many launches had happened at the save
+        put_json(path, obj)
+
+    monkeypatch.setattr(store, "put_json", counting)
+    events: list[Any] = []
+    orch = orchestrator(wide, store, backend, max_parallel=30, events=events)
+    orch.reconcile(store.uri)
+    assert saves == [0] and len(backend.launches) == 30  # saved before the first launch
+    for key in backend.running():
+        backend.finish(key)
+    status = orch.reconcile(store.uri)
+    assert status.succeeded and saves == [0, 30]
+    assert sum(what == "succeeded" for what, _, _ in events) == 30
+    assert store.get_json("runs/wide/attempts.json") == {
+        s.key: [{"number": 1, "outcome": "done", "exit_code": 0, "reason": "",
+                 "finished_at": orch.attempts[s.key][0].finished_at}] for s in wide.steps}
+    orch.reconcile(store.uri)
+    assert saves == [0, 30]  # a pass with nothing to record writes nothing
