@@ -22,8 +22,8 @@ from typing import Any
 
 from kubernetes import client as k8s
 from kubernetes import config as kubeconfig
-from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
 from urllib3.exceptions import HTTPError
 
 from nativejobs.backends.k8s_status import explain_pending, job_observation
@@ -188,21 +188,34 @@ class _Mirror:
             log.debug("re-list failed: %s", e)
 
     def _watch_once(self) -> None:
-        stream = watch.Watch().stream(self.list_fn, self.kube.namespace, label_selector=self.selector,
-                                      resource_version=self._version, timeout_seconds=60,
-                                      allow_watch_bookmarks=True)
-        for event in stream:
-            if self._stop.is_set():
-                return
-            obj: Obj = event["raw_object"]
-            self._version = obj["metadata"].get("resourceVersion") or self._version
-            if event["type"] == "BOOKMARK":
-                continue
-            with self.lock:
-                if event["type"] == "DELETED":
-                    self.items.pop(obj["metadata"]["name"], None)
-                else:
-                    self.items[obj["metadata"]["name"]] = obj
+        """One watch request, its events read as plain JSON: the typed client's models cost
+        ~10 ms an event (kubernetes 37), which made the watch threads the controller's
+        bottleneck at a few hundred steps (bench/scale.py)."""
+        resp = self.list_fn(self.kube.namespace, label_selector=self.selector, watch=True,
+                            resource_version=self._version, timeout_seconds=60,
+                            allow_watch_bookmarks=True, _preload_content=False)
+        try:
+            for line in iter_resp_lines(resp):
+                if self._stop.is_set():
+                    return
+                if line:
+                    self._apply(json.loads(line))
+        finally:
+            resp.close()
+            resp.release_conn()
+
+    def _apply(self, event: Obj) -> None:
+        obj: Obj = event["object"]
+        if event["type"] == "ERROR":  # a Status; 410 Gone: our version is too old
+            raise ApiException(status=obj.get("code"), reason=str(obj.get("message", "")))
+        self._version = obj["metadata"].get("resourceVersion") or self._version
+        if event["type"] == "BOOKMARK":
+            return
+        with self.lock:
+            if event["type"] == "DELETED":
+                self.items.pop(obj["metadata"]["name"], None)
+            else:
+                self.items[obj["metadata"]["name"]] = obj
 
 
 @dataclass
@@ -230,6 +243,7 @@ class KubernetesBackend:
         self.jobs = _Mirror(kube, kube.batch.list_namespaced_job, label_selector)
         self.pods = _Mirror(kube, kube.core.list_namespaced_pod, label_selector)
         self._released: set[str] = set()  # Job names whose end the orchestrator has recorded
+        self._observed: dict[str, _Current] = {}  # the last observe()'s steps, for release()
         self.pending: dict[str, str] = {}  # step key -> why it is not running yet
         self.jobs.start()
         self.pods.start()
@@ -242,9 +256,9 @@ class KubernetesBackend:
     def launch(self, step: Step, *, store_uri: str, attempt: int) -> None:
         body = render_job(step, self.config, experiment=self.experiment, store_uri=store_uri,
                           attempt=attempt)
-        try:
-            created = self.kube.plain(self.kube.call(
-                self.kube.batch.create_namespaced_job, self.kube.namespace, body))
+        try:  # the reply as plain JSON: the typed model costs more than the request itself
+            created = json.loads(self.kube.call(self.kube.batch.create_namespaced_job,
+                                                self.kube.namespace, body, _preload_content=False).data)
         except ApiException as e:
             if e.status != 409:
                 raise NativeJobsError(f"creating Job {body['metadata']['name']} failed: "
@@ -255,7 +269,7 @@ class KubernetesBackend:
     def observe(self) -> dict[str, Observation]:
         out: dict[str, Observation] = {}
         pending: dict[str, str] = {}
-        current = self._current()
+        current = self._observed = self._current()
         no_pods = [c for c in current.values() if not c.pods]
         events = self._failed_creates() if no_pods else []
         for key, cur in current.items():
@@ -271,8 +285,10 @@ class KubernetesBackend:
 
     def release(self, key: str) -> str | None:
         """A succeeded step stored its own log; a failed one may have died before it could, so
-        its pod's log is fetched (once, briefly: a slow kubelet must not stall the controller)."""
-        cur = self._current().get(key)
+        its pod's log is fetched (once, briefly: a slow kubelet must not stall the controller).
+        The step is looked up in the last observe()'s listing (the one the orchestrator
+        recorded from): rebuilding it per released step made a pass O(steps²)."""
+        cur = self._observed.get(key) or self._current().get(key)
         if cur is None:
             return None
         self._released.add(cur.job["metadata"]["name"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -149,3 +150,60 @@ def test_a_watch_answered_410_gone_relists_at_once_and_watches_again() -> None:
 
     assert happened == ["watch", "relist", "watch"]
     assert time.monotonic() - started < 0.5  # an expired version is routine: no backoff
+
+
+class _RawWatch:
+    """A watch response as urllib3 gives it: JSON lines, split across chunks anywhere."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        data = "".join(json.dumps(e) + "\n" for e in events).encode()
+        self.chunks = [data[i:i + 7] for i in range(0, len(data), 7)]
+        self.closed = self.released = False
+
+    def stream(self, amt: Any = None, decode_content: Any = None) -> Any:
+        yield from self.chunks
+
+    def close(self) -> None:
+        self.closed = True
+
+    def release_conn(self) -> None:
+        self.released = True
+
+
+def _pod(name: str, version: str, phase: str = "Pending") -> dict[str, Any]:
+    return {"metadata": {"name": name, "resourceVersion": version}, "status": {"phase": phase}}
+
+
+def test_a_watch_reads_plain_json_events_into_the_mirror_and_a_410_ends_it() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    from nativejobs.backends.k8s import _Mirror
+
+    resp = _RawWatch([
+        {"type": "ADDED", "object": _pod("a", "5")},
+        {"type": "ADDED", "object": _pod("b", "6")},
+        {"type": "MODIFIED", "object": _pod("a", "7", "Running")},
+        {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}},
+        {"type": "DELETED", "object": _pod("b", "10")},
+        {"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old"}},
+    ])
+    calls: list[dict[str, Any]] = []
+
+    def list_fn(namespace: str, **kwargs: Any) -> _RawWatch:
+        calls.append(kwargs)
+        return resp
+
+    class Kube:
+        namespace = "ns"
+
+    mirror = _Mirror(Kube(), list_fn, "x=y")  # type: ignore[arg-type]
+    mirror._version = "4"
+    with pytest.raises(ApiException) as raised:
+        mirror._watch_once()
+
+    assert raised.value.status == 410
+    assert calls[0]["watch"] is True and calls[0]["resource_version"] == "4"
+    assert calls[0]["_preload_content"] is False  # events stay plain dicts: no typed models
+    assert mirror.items == {"a": _pod("a", "7", "Running")}
+    assert mirror._version == "10"
+    assert resp.closed and resp.released
