@@ -46,10 +46,11 @@ class RealNode:
 
     def helm_values(self) -> list[str]:
         """Chart values that run every pod of a release on this node, on these images."""
-        return ["--set", f"images.translate={self.worker_image}", "--set", f"images.train={self.worker_image}",
-                "--set", f"images.eval={self.worker_image}", "--set", f"images.controller={self.controller_image}",
+        images = {"translate": self.worker_image, "train": self.worker_image, "eval": self.worker_image,
+                  "controller": self.controller_image}
+        return [*(a for role, ref in images.items() for a in ("--set", f"images.{role}={ref}")),
                 "--set", "imagePullPolicy=Never",
-                "--set-string", f"nodeSelector.nativejobs\\.io/real-node=true",
+                "--set-string", "nodeSelector.nativejobs\\.io/real-node=true",
                 "--set", f"tolerations[0].key={NODE_LABEL}", "--set", "tolerations[0].operator=Exists",
                 "--set", "tolerations[0].effect=NoSchedule"]
 

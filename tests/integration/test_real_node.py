@@ -93,8 +93,10 @@ def wait_for_driver(kube: KubeCluster, ns: str, store: Store, summary: str) -> N
         pytest.fail(f"the detached run did not end within {RUN_TIMEOUT_S} s; steps done: "
                     f"{sorted(done_steps(store))}\n{pod_table(kube, ns)}", pytrace=False)
     if not job.status.succeeded:
-        logs = run(kube, "kubectl", "logs", "-n", ns, f"job/nj-driver-{NAME}", "--tail", "60", check=False)
-        pytest.fail(f"the driver Job failed\n{logs.stdout}{logs.stderr}\n{pod_table(kube, ns)}", pytrace=False)
+        logs = run(kube, "kubectl", "logs", "-n", ns, f"job/nj-driver-{NAME}", "--tail", "60",
+                   check=False)
+        pytest.fail(f"the driver Job failed\n{logs.stdout}{logs.stderr}\n{pod_table(kube, ns)}",
+                    pytrace=False)
     assert summary in done_steps(store), pod_table(kube, ns)
 
 
@@ -106,7 +108,8 @@ def pod_table(kube: KubeCluster, ns: str) -> str:
     """pod ↔ node ↔ image ↔ step kind ↔ exit code, one line each (kept in the test's output)."""
     lines = []
     for p in pods(kube, ns):
-        kind = (p.metadata.labels or {}).get("nativejobs.io/kind", "driver" if "driver" in p.metadata.name else "-")
+        default = "driver" if "driver" in p.metadata.name else "-"
+        kind = (p.metadata.labels or {}).get("nativejobs.io/kind", default)
         state = p.status.container_statuses[0].state if p.status.container_statuses else None
         code = state.terminated.exit_code if state and state.terminated else None
         image = p.spec.containers[0].image

@@ -83,4 +83,5 @@ def test_mirrored_params_read_the_uploaded_copy_and_keys_do_not_move(tmp_path: P
     path = mirrored["source"]["path"].replace("{lang}", "es")
     assert Path(path).read_bytes() == (root / "data/es.jsonl").read_bytes()
     assert build_plan(spec).steps == build_plan(_spec(root)).steps  # the plan never sees the mirror
-    assert [f for f, _ in local_inputs(spec)] == ["data.native.path", "data.english.path", "benchmarks[0].path"]
+    assert [f for f, _ in local_inputs(spec)] == ["data.native.path", "data.english.path",
+                                                  "benchmarks[0].path"]

@@ -255,7 +255,7 @@ def test_secrets_go_only_where_needed(plan: Plan, spec: ExperimentSpec, full: Cl
 
 
 def test_every_pod_is_non_root(paper: tuple[ExperimentSpec, Plan], full: ClusterConfig) -> None:
-    spec, plan = paper
+    _, plan = paper
     for job in render_plan(plan, full, store_uri=STORE):
         pod = pod_spec(job)
         assert pod["securityContext"]["runAsNonRoot"] is True
