@@ -9,7 +9,8 @@ every epoch end; a rerun of the same key continues from the newest complete one.
 Inputs: ``data`` (Alpaca JSONL; a multilingual mixture is the same file format).
 Outputs: ``adapter/`` (PEFT adapter of the best epoch), ``metrics.json`` (loss curve, per-epoch
 held-out perplexity, chosen epoch, when and why training stopped, tokens seen, truncations, wall
-time, tokens/s, how the base was loaded and why, batching, library versions). While running:
+time, tokens/s, how the base was loaded and why, kernels and compilation and why, batching,
+library versions). While running:
 ``checkpoints/step-N/`` (deleted once the outputs are written).
 """
 
@@ -66,6 +67,9 @@ class Training(_Params):
     pack_tokens: int
     attention: Literal["auto", "sdpa", "eager", "flex_attention", "flash_attention_2"]
     gradient_checkpointing: bool
+    # Absent from the plan's dump when 'auto' (spec.TrainingSpec leaves them out of the key).
+    kernels: Literal["auto", "liger", "none"] = "auto"
+    compile: Literal["auto", "layers", "none"] = "auto"
     checkpoint_every_steps: int
     seed: int
 
@@ -171,15 +175,21 @@ class TrainStep:
         import torch
 
         from nativejobs.training.model import add_lora, load_base
+        from nativejobs.training.speed import apply_kernels, choose_speed, compile_layers, liger_blocker
 
         t = self.p.training
         base, self.base_load = load_base(self.model_path, revision=self.p.model.revision,
                                          precision=t.base_precision, attention=t.attention,
                                          gradient_checkpointing=t.gradient_checkpointing)
+        self.speed = choose_speed(device=self.base_load.device, kernels=t.kernels, compile=t.compile,
+                                  liger_blocker=liger_blocker(device=self.base_load.device,
+                                                              model_type=base.config.model_type))
+        apply_kernels(base, self.speed)
         torch.manual_seed(t.seed)  # LoRA's initial A; a resume loads the checkpoint's instead
         self.model = add_lora(base, r=t.lora.r, alpha=t.lora.alpha, dropout=t.lora.dropout,
                               target_modules=t.lora.target_modules,
                               gradient_checkpointing=t.gradient_checkpointing)
+        self.compiled_layers = compile_layers(self.model, self.speed)
 
     def _setup_batching(self) -> None:
         from nativejobs.training.packing import PackedCollator, PaddedCollator
@@ -197,9 +207,10 @@ class TrainStep:
                 self.model, self.train_set.examples, self.collate, effective=t.effective_batch_size,
                 device=self.base_load.device, bf16=self.is_bf16)
         self.accumulation = t.effective_batch_size // self.micro_batch
-        self.ctx.log.info("micro-batch %d × accumulation %d (%s); base %s, attention %s",
-                          self.micro_batch, self.accumulation, self.micro_batch_how,
-                          self.base_load.precision, self.base_load.attention)
+        self.ctx.log.info("micro-batch %d × accumulation %d (%s); base %s, attention %s, kernels %s, "
+                          "compile %s", self.micro_batch, self.accumulation, self.micro_batch_how,
+                          self.base_load.precision, self.base_load.attention, self.speed.kernels,
+                          self.speed.compile)
 
     def _setup_trainer(self) -> None:
         from nativejobs.training.recipe import RecipeCallback, RecipeTrainer, training_arguments
@@ -252,6 +263,7 @@ class TrainStep:
         return {
             "recipe": self.p.model_dump(mode="json"),
             "base": self.base_load.as_record(),
+            "speed": {**self.speed.as_record(), "compiled_layers": self.compiled_layers},
             "batching": self._batching_record(),
             "data": {"train_rows": self.rows[0], "heldout_rows": self.rows[1],
                      **_set_record("train", self.train_set), **_set_record("heldout", self.heldout_set),
@@ -300,7 +312,8 @@ def _set_record(name: str, s: EncodedSet) -> dict[str, int]:
 
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for dist in ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "flash-attn"):
+    for dist in ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "flash-attn", "liger-kernel",
+                 "triton"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

@@ -173,6 +173,9 @@ def training_arguments(*, output_dir: Path, micro_batch: int, accumulation: int,
         warmup_steps=warmup_steps, weight_decay=weight_decay, max_grad_norm=max_grad_norm,
         optim="adamw_torch", seed=seed, data_seed=seed, bf16=bf16,
         logging_strategy="steps", logging_steps=1, eval_strategy="epoch", save_strategy="no",
+        # The filter reads every micro-batch's loss on the host (a GPU sync each time) only to
+        # hide a NaN from the logged loss; a NaN should show. The weights are the same either way.
+        logging_nan_inf_filter=False,
         save_total_limit=1, report_to="none", disable_tqdm=True, remove_unused_columns=False,
         dataloader_num_workers=0, dataloader_pin_memory=cuda,
         restore_callback_states_from_checkpoint=False,
