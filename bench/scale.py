@@ -394,6 +394,7 @@ def figures(r: dict[str, Any], n: int) -> dict[str, float]:
            "API requests/step (cluster)": r["cluster_requests"] / n}
     for p in (50, 90, 99):
         out[f"submit->start P{p}"] = _pct(start, p)
+    for p in (50, 90, 99):
         out[f"run start->start P{p}"] = _pct(from_run, p)
     out |= {"makespan": makespan, "controller CPU": r["cpu_s"],
             "controller CPU / makespan": r["cpu_s"] / makespan,
@@ -418,7 +419,7 @@ def report(n: int, plan: tuple[int, float] | None, base: dict[str, Any] | None,
     for name in fb:
         unit = UNITS.get(name, "s" if "->" in name else "")
         ratio = fn[name] / fb[name] if fb[name] else math.nan
-        lines.append(f"| {name} | {fb[name]:.3f} {unit} | {fn[name]:.3f} {unit} | {ratio:.2f} |")
+        lines.append(f"| {name} | {_fmt(fb[name])} {unit} | {_fmt(fn[name])} {unit} | {ratio:.2f} |")
     overhead = (fn["makespan"] - fb["makespan"]) / fn["makespan"]
     lines.append(f"| overhead (of the nativejobs run) | | {overhead:.1%} "
                  f"({fn['makespan'] - fb['makespan']:+.1f} s) | |")
@@ -426,6 +427,28 @@ def report(n: int, plan: tuple[int, float] | None, base: dict[str, Any] | None,
     lines.append(f"| requests by verb | {_verbs(base)} | {_verbs(nj)} | |")
     lines.append(f"| namespace cleanup after | {base['cleanup_s']:.0f} s | {nj['cleanup_s']:.0f} s | |")
     return lines
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+
+
+def control_plane_flags() -> list[str]:
+    """The throughput settings of a scripts/cluster.sh cluster's servers, from their command lines."""
+    state = os.environ.get("NATIVEJOBS_CLUSTER_DIR")
+    out = []
+    for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        try:
+            pid = Path(state or "", "run", f"{name}.pid").read_text().strip()
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        except (OSError, ValueError):
+            continue
+        tuned = [f"{a} {b}" if not a.count("=") and b and not b.startswith("--") else a
+                 for a, b in zip(argv, [*argv[1:], ""], strict=True)
+                 if a.startswith("--") and any(w in a for w in ("qps", "burst", "concurrent", "inflight",
+                                                                 "priority-and-fairness"))]
+        out.append(f"{name}: {' '.join(tuned) or 'defaults'}")
+    return out
 
 
 def _verbs(r: dict[str, Any]) -> str:
@@ -441,7 +464,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = os.getloadavg()
     print(f"# bench/scale.py: {' '.join(sys.argv[1:])}\n\nmachine: {os.cpu_count()} CPUs, "
           f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at start; pod duration "
-          f"{args.duration}; poll {args.poll} s\n", flush=True)
+          f"{args.duration}; poll {args.poll} s", flush=True)
+    for line in control_plane_flags():
+        print(f"control plane: {line}")
+    print(flush=True)
     cluster = None if args.plan_only else Cluster()
     tag = uuid.uuid4().hex[:6]
     failed = False
