@@ -17,13 +17,17 @@ from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from nativejobs.plan import Plan, Step
-from nativejobs.store import Store, step_dir
+from nativejobs.store import Store, stale_inputs, step_dir
 
 __all__ = ["Attempt", "Backend", "Observation", "Orchestrator", "Outcome", "RunStatus", "State", "classify"]
 
 log = logging.getLogger(__name__)
 
 EXIT_BAD_INPUT = 3
+# Launches are recorded (attempts.json saved) a batch at a time: a save per step made a pass over a
+# big plan O(steps²) in bytes written, and one save for the whole pass would hold back the first
+# Job until every step's definition was written.
+_LAUNCH_BATCH = 100
 _PRIORITY = {"prepare": 0, "translate": 1, "train": 2, "evaluate": 3, "judge": 4, "summarize": 5}
 
 
@@ -126,7 +130,11 @@ class Orchestrator:
         self.max_parallel, self.retries, self.backoff_s = max_parallel, retries, backoff_s
         self.on_event = on_event or (lambda *_: None)
         self.steps = plan.by_key()
-        self._done: set[str] = set()  # markers are never removed, so a positive can be kept
+        # Done steps -> their marker's digest (None: a legacy marker). A positive is kept: a
+        # marker is moved aside only by a consumer that found the output damaged, and that
+        # consumer's failed attempt makes its inputs be read again (_forget_inputs).
+        self._done: dict[str, str | None] = {}
+        self._forgotten: dict[str, str | None] = {}  # digests dropped from _done, until re-read
         self._attempts_path = f"runs/{plan.name}/attempts.json"
         self.attempts: dict[str, list[Attempt]] = self._load_attempts()
 
@@ -163,9 +171,34 @@ class Orchestrator:
 
     # -- one pass --------------------------------------------------------------------------------
     def _is_done(self, step: Step) -> bool:
-        if step.key not in self._done and self.store.is_done(step.kind, step.key):
-            self._done.add(step.key)
-        return step.key in self._done
+        """Whether the step has its marker, built from its inputs' current outputs: the input
+        digests it records match their markers' (read on this pass anyway; no artifact is
+        read here). A stale marker is moved aside, so the step is recomputed."""
+        if step.key in self._done:
+            return True
+        marker = self.store.get_marker(step.kind, step.key)
+        if marker is None:
+            return False
+        inputs = {i.key for i in step.inputs}
+        if not inputs <= self._done.keys():
+            return True  # an ending attempt, before this pass judged the inputs: not kept
+        if stale := stale_inputs(marker, {k: self._done[k] for k in inputs}):
+            redone = ", ".join(f"{self.steps[k].kind}/{k[:12]}" for k in stale if k in self.steps)
+            self.store.invalidate_marker(step.kind, step.key, f"built from outputs of {redone} "
+                                         "that were redone since", digest=marker.get("digest"))
+            return False
+        self._done[step.key] = digest = marker.get("digest")
+        if step.key in self._forgotten and self._forgotten.pop(step.key) != digest:
+            for key in self.plan.downstream({step.key}):  # redone with other content
+                self._done.pop(key, None)
+        return True
+
+    def _forget_inputs(self, step: Step) -> None:
+        """Read the markers of ``step``'s inputs again: its failure may have been one of them
+        found damaged (its marker moved aside, so it is recomputed before ``step`` retries)."""
+        for i in step.inputs:
+            if i.key in self._done:
+                self._forgotten[i.key] = self._done.pop(i.key)
 
     def _record(self, obs: Observation) -> tuple[Observation, Attempt] | None:
         """Close the attempt ``obs`` ended, in memory (the pass saves once, then reports it)."""
@@ -174,6 +207,8 @@ class Orchestrator:
             self.backend.release(obs.key)  # an earlier controller recorded this end already
             return None
         outcome = classify(obs, has_marker=self._is_done(self.steps[obs.key]))
+        if outcome is not Outcome.DONE:
+            self._forget_inputs(self.steps[obs.key])
         return obs, self._close(obs.key, outcome, obs.exit_code, obs.reason)
 
     def _report(self, obs: Observation, attempt: Attempt) -> None:
@@ -253,7 +288,8 @@ class Orchestrator:
         ready = sorted((s for s in self.plan.steps if states[s.key] is State.READY),
                        key=lambda s: _PRIORITY.get(s.kind, 99))  # translations are the long pole
         launching = ready[: max(free, 0)]
-        self._launch(launching, store_uri)
+        for i in range(0, len(launching), _LAUNCH_BATCH):
+            self._launch(launching[i:i + _LAUNCH_BATCH], store_uri)
         for step in launching:
             states[step.key] = State.RUNNING
         failures = {k: why for k in states if states[k] is State.FAILED
@@ -261,7 +297,7 @@ class Orchestrator:
         return RunStatus(states, failures)
 
     def _launch(self, steps: list[Step], store_uri: str) -> None:
-        """Record an attempt of each step (one save for all, before any launch: an attempt
+        """Record an attempt of each step (one save for all, before their launch: an attempt
         number is never reused, and one recorded but never launched is closed as lost), then
         launch them."""
         if not steps:

@@ -534,9 +534,10 @@ def test_a_run_never_ends_with_an_open_attempt(plan: Plan, store: FileStore, bac
 
 def test_a_pass_writes_the_attempts_once_however_many_steps_it_launches_or_ends(
         store: FileStore, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch) -> None:
-    """attempts.json is saved once a pass, before the launches (and before the ✓ lines): a save
-    per step made a pass over a big plan O(steps²) in bytes written (bench/scale.py)."""
-    wide = Plan("wide", tuple(Step("prepare", f"{i:024x}", {"i": i}) for i in range(30)))
+    """attempts.json is saved once per 100 launches, before them, and once a pass for the ends
+    (before the ✓ lines): a save per step made a pass over a big plan O(steps²) in bytes written
+    (bench/scale.py)."""
+    wide = Plan("wide", tuple(Step("prepare", f"{i:024x}", {"i": i}) for i in range(250)))
     saves: list[int] = []
     put_json = store.put_json
 
@@ -547,16 +548,16 @@ def test_a_pass_writes_the_attempts_once_however_many_steps_it_launches_or_ends(
 
     monkeypatch.setattr(store, "put_json", counting)
     events: list[Any] = []
-    orch = orchestrator(wide, store, backend, max_parallel=30, events=events)
+    orch = orchestrator(wide, store, backend, max_parallel=250, events=events)
     orch.reconcile(store.uri)
-    assert saves == [0] and len(backend.launches) == 30  # saved before the first launch
+    assert saves == [0, 100, 200] and len(backend.launches) == 250  # each before its launches
     for key in backend.running():
         backend.finish(key)
     status = orch.reconcile(store.uri)
-    assert status.succeeded and saves == [0, 30]
-    assert sum(what == "succeeded" for what, _, _ in events) == 30
+    assert status.succeeded and saves == [0, 100, 200, 250]
+    assert sum(what == "succeeded" for what, _, _ in events) == 250
     assert store.get_json("runs/wide/attempts.json") == {
         s.key: [{"number": 1, "outcome": "done", "exit_code": 0, "reason": "",
                  "finished_at": orch.attempts[s.key][0].finished_at}] for s in wide.steps}
     orch.reconcile(store.uri)
-    assert saves == [0, 30]  # a pass with nothing to record writes nothing
+    assert saves == [0, 100, 200, 250]  # a pass with nothing to record writes nothing
