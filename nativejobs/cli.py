@@ -97,6 +97,16 @@ def _default_store(store: str | None, spec: ExperimentSpec | None = None) -> Sto
     return st
 
 
+def _store_option(store: str | None) -> str | None:
+    """``--store`` as given, checked as a spec's store is. Raises: typer.Exit(2) if malformed."""
+    if store is not None:
+        try:
+            check_store_uri(store)
+        except SpecError as e:
+            _fail(str(e).replace("store:", "--store:", 1), 2)
+    return store
+
+
 def _check_backend(backend: str) -> None:
     if backend not in ("local", "k8s"):
         _fail(f"--backend: got {short_repr(backend)}; use local or k8s", 2)
@@ -190,6 +200,7 @@ def render(spec: SpecArg, store: StoreOpt = None,
            output: Annotated[Path | None, typer.Option("--output", "-o", help="write to a file")] = None,
            ) -> None:
     """Print the Kubernetes Jobs of a study (attempt 1 of every step), for GitOps or review."""
+    _store_option(store)
     from nativejobs.k8s.config import load_cluster_config
     from nativejobs.k8s.render import render_plan, to_yaml
 
@@ -208,6 +219,7 @@ def doctor(store: StoreOpt = None, cluster_config: ClusterConfigOpt = None,
            ) -> None:
     """Check an install: the store round-trips an object; the controller may do what it needs
     on the cluster (and may not read Secrets). `helm test` runs this in the cluster."""
+    _store_option(store)
     from nativejobs.k8s.config import load_cluster_config
     from nativejobs.k8s.doctor import doctor as run_checks
 

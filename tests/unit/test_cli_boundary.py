@@ -236,3 +236,11 @@ def test_a_truncated_run_record_is_named_damaged(capsys: Any, tmp_path: Path, co
 
     assert code == 1 and len(error_lines(err)) == 1, err
     assert "run 'tiny' in file://" in err and "a stored file is damaged (not JSON" in err, err
+
+
+@pytest.mark.parametrize("command", ["render", "doctor"])
+def test_render_and_doctor_check_the_store_option_first(capsys: Any, spec_path: Any, command: str) -> None:
+    args = [spec_path()] if command == "render" else []
+    code, _, err = run(capsys, command, *args, "--store", "s3://[bad")
+
+    assert code == 2 and "--store: got 's3://[bad'" in err, err
