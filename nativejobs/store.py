@@ -5,9 +5,18 @@ Layout (relative to the store root)::
     steps/<kind>/<key>/            outputs of one step
     steps/<kind>/<key>/_step.json  the step definition the entrypoint runs
     steps/<kind>/<key>/_SUCCESS.json   written last; the only proof a step is done
+    steps/<kind>/<key>/_invalid/   markers moved aside, each with the reason
     runs/<name>/                   per-run state: spec, plan, attempts, logs
 
 Writes are atomic: a reader sees the old object, the new one, or nothing.
+
+Integrity: a marker vouches for the step's outputs by listing each file (every path under the
+step's folder except the ``_``-prefixed bookkeeping) with its size and SHA-256 (``files``), a
+``digest`` of that list, and the ``digest`` of each input's marker it was built from
+(``inputs``). A reader checks what it reads against ``files`` (``read_vouched``); a mismatch
+moves the marker aside (``invalidate_marker``), so the step is not done and is recomputed. A
+marker whose ``inputs`` name digests its inputs no longer have is stale (``stale_inputs``).
+Markers written before these fields existed vouch for nothing and still count as done.
 S3 settings come from the standard AWS environment (``AWS_ACCESS_KEY_ID``,
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_S3``, ``AWS_REGION``), so
 AWS S3, MinIO and other S3-compatible stores all work; ``endpoint_url`` overrides the endpoint.
@@ -15,27 +24,79 @@ AWS S3, MinIO and other S3-compatible stores all work; ``endpoint_url`` override
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from nativejobs.errors import StoreError, StoreNotFoundError
 
-__all__ = ["MARKER", "MARKER_FORMAT_VERSION", "FileStore", "S3Store", "Store", "open_store", "step_dir"]
+__all__ = ["INVALID_DIR", "MARKER", "MARKER_FORMAT_VERSION", "ArtifactDamagedError", "FileStore",
+           "S3Store", "Store", "file_digest", "is_vouched", "manifest_digest", "mismatch", "open_store",
+           "stale_inputs", "step_dir"]
+
+log = logging.getLogger(__name__)
 
 MARKER = "_SUCCESS.json"
+# 1 still: files, digest and inputs are optional fields (a marker without them is a legacy one).
 MARKER_FORMAT_VERSION = 1
+INVALID_DIR = "_invalid"
+_CHUNK = 1 << 20  # streaming hash: a 1 MiB buffer whatever the artifact's size
+
+
+class ArtifactDamagedError(StoreError):
+    """When a step's output no longer matches what its marker vouches for (truncated, altered,
+    missing): the step's marker is moved aside, so the step is recomputed. Retryable."""
 
 
 def step_dir(kind: str, key: str) -> str:
     """Store prefix of one step's outputs."""
     return f"steps/{kind}/{key}"
+
+
+def file_digest(data: bytes) -> dict[str, Any]:
+    """What a marker records of one file: ``{"size": bytes, "sha256": hex}``."""
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def is_vouched(rel: str) -> bool:
+    """Whether a path relative to a step's folder is an output its marker vouches for (the
+    ``_``-prefixed marker, definition, logs and moved-aside markers are bookkeeping)."""
+    return not rel.split("/", 1)[0].startswith("_")
+
+
+def manifest_digest(files: Mapping[str, Mapping[str, Any]]) -> str:
+    """One digest of a step's outputs: equal for equal content, whenever and wherever made."""
+    rows = [[rel, f["size"], f["sha256"]] for rel, f in sorted(files.items())]
+    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
+
+
+def stale_inputs(marker: Mapping[str, Any], current: Mapping[str, str | None]) -> list[str]:
+    """Keys of the inputs whose current marker digest differs from the one ``marker`` was built
+    from. A digest unknown on either side (a legacy marker) is never stale."""
+    built_from = marker.get("inputs") or {}
+    return sorted(k for k, d in built_from.items()
+                  if d and current.get(k) and current[k] != d)
+
+
+def mismatch(want: Mapping[str, Any] | None, got: Mapping[str, Any]) -> str | None:
+    """Why ``got`` (a file_digest) is not the file ``want`` vouches for, or None if it is."""
+    if want is None:
+        return "is not among the files its marker vouches for"
+    if got["size"] != want.get("size"):
+        return f"has {got['size']:,} bytes; its marker vouches for {want.get('size'):,}"
+    if got["sha256"] != want.get("sha256"):
+        return (f"has SHA-256 {got['sha256'][:16]}…; its marker vouches for "
+                f"{str(want.get('sha256'))[:16]}… (same size: altered)")
+    return None
 
 
 class Store(ABC):
@@ -104,12 +165,104 @@ class Store(ABC):
         for path in self.list(prefix):
             self.delete(path)
 
-    def put_marker(self, kind: str, key: str, meta: dict[str, Any]) -> None:
-        """Declare a step done. Call this last, after every output is written."""
+    def digest(self, path: str) -> dict[str, Any]:
+        """``file_digest`` of the object at ``path``. Raises: StoreNotFoundError if missing."""
+        return file_digest(self.get_bytes(path))
+
+    def step_manifest(self, kind: str, key: str, *,
+                      known: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+        """Size and SHA-256 of every output under the step's folder, by path relative to it.
+
+        Args:
+            known: Digests by store path of files this process wrote (not read back); the
+                rest are hashed from the store, streaming.
+        """
+        base, known = step_dir(kind, key), known or {}
+        files: dict[str, Any] = {}
+        for path in self.list(base):
+            rel = path[len(base) + 1 :]
+            if is_vouched(rel):
+                files[rel] = dict(known[path]) if path in known else self.digest(path)
+        return files
+
+    def put_marker(self, kind: str, key: str, meta: dict[str, Any], *,
+                   files: Mapping[str, Any] | None = None,
+                   inputs: Mapping[str, str | None] | None = None) -> None:
+        """Declare a step done. Call this last, after every output is written.
+
+        Args:
+            files: ``step_manifest`` of the outputs the marker vouches for.
+            inputs: Input step key -> the ``digest`` of its marker this step was built from.
+        """
+        integrity: dict[str, Any] = {}
+        if files is not None:
+            integrity = {"files": dict(files), "digest": manifest_digest(files)}
+        if inputs is not None:
+            integrity["inputs"] = {k: d for k, d in inputs.items() if d}
         # The identity fields come last so that ``meta`` cannot make the marker unreadable.
-        doc = {"finished_at": time.time(), **meta,
+        doc = {"finished_at": time.time(), **meta, **integrity,
                "format_version": MARKER_FORMAT_VERSION, "kind": kind, "key": key}
         self.put_json(f"{step_dir(kind, key)}/{MARKER}", doc)
+
+    def invalidate_marker(self, kind: str, key: str, reason: str, *,
+                          digest: str | None = None) -> str | None:
+        """Move the step's marker aside with ``reason``: the step is no longer done.
+
+        Args:
+            digest: Move it only if it is still the marker with this ``digest`` (a marker a
+                redone step wrote since is left alone).
+
+        Returns: Where the marker went, or None if there was none (or another one) to move.
+        """
+        marker = self.get_marker(kind, key)
+        if marker is None or (digest is not None and marker.get("digest") != digest):
+            return None
+        aside = f"{step_dir(kind, key)}/{INVALID_DIR}/{time.time_ns()}.json"
+        self.put_json(aside, {"reason": reason, "at": time.time(), "marker": marker})
+        self.delete(f"{step_dir(kind, key)}/{MARKER}")  # after the copy: the reason is never lost
+        log.warning("%s/%s is no longer done (%s); its marker is at %s", kind, key, reason, aside)
+        return aside
+
+    def read_vouched(self, kind: str, key: str, rel: str, *,
+                     marker: Mapping[str, Any] | None = None) -> bytes:
+        """Read output ``rel`` of a done step, checked against its marker's size and SHA-256.
+
+        Args:
+            marker: The step's marker, if the caller has it (read otherwise).
+
+        Raises:
+            ArtifactDamagedError: If the output does not match (its marker is moved aside, so
+                the step is recomputed) or the step is not done.
+            StoreNotFoundError: If the output is missing and its marker does not vouch for it.
+        """
+        marker = marker if marker is not None else self.get_marker(kind, key)
+        if marker is None:
+            raise ArtifactDamagedError(f"step {kind}/{key[:12]} is not done; submit its spec again")
+        path = f"{step_dir(kind, key)}/{rel}"
+        files = marker.get("files")
+        if files is None or not is_vouched(rel):  # a legacy marker vouches for nothing
+            return self.get_bytes(path)
+        try:
+            data = self.get_bytes(path)
+        except StoreNotFoundError:
+            if rel not in files:
+                raise
+            problem = "is missing"
+        else:
+            problem = mismatch(files.get(rel), file_digest(data))
+            if problem is None:
+                return data
+        raise self._damaged(kind, key, path, problem, digest=marker.get("digest"))
+
+    def _damaged(self, kind: str, key: str, path: str, problem: str, *,
+                 digest: str | None) -> ArtifactDamagedError:
+        """Move the step's marker aside for ``problem`` and return the error that says so."""
+        reason = f"{path} {problem}"
+        aside = self.invalidate_marker(kind, key, reason, digest=digest)
+        then = (f"its marker was moved to {aside}, so the next pass of the run recomputes it"
+                if aside else "it was redone meanwhile")
+        return ArtifactDamagedError(f"the output of step {kind}/{key[:12]} is damaged: {reason}; "
+                                    f"{then} (submit the spec again if no run is going)")
 
     def get_marker(self, kind: str, key: str) -> dict[str, Any] | None:
         """The step's marker, or None when the step is not done.
@@ -174,6 +327,17 @@ class FileStore(Store):
             return self._path(path).read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
             raise StoreNotFoundError(f"{self.uri}/{path} does not exist") from e
+
+    def digest(self, path: str) -> dict[str, Any]:
+        h, size = hashlib.sha256(), 0
+        try:
+            with self._path(path).open("rb") as fh:
+                while chunk := fh.read(_CHUNK):
+                    h.update(chunk)
+                    size += len(chunk)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
+            raise StoreNotFoundError(f"{self.uri}/{path} does not exist") from e
+        return {"size": size, "sha256": h.hexdigest()}
 
     def exists(self, path: str) -> bool:
         return self._path(path).is_file()
@@ -243,6 +407,19 @@ class S3Store(Store):
 
     def get_bytes(self, path: str) -> bytes:
         return self._call("get", self._s3.get_object, Key=self._key(path))["Body"].read()
+
+    def digest(self, path: str) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError
+
+        body = self._call("get", self._s3.get_object, Key=self._key(path))["Body"]
+        h, size = hashlib.sha256(), 0
+        try:
+            for chunk in body.iter_chunks(_CHUNK):
+                h.update(chunk)
+                size += len(chunk)
+        except BotoCoreError as e:
+            raise StoreError(f"S3 get on {self.uri} failed mid-read: {e}") from e
+        return {"size": size, "sha256": h.hexdigest()}
 
     def exists(self, path: str) -> bool:
         try:

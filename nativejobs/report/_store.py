@@ -111,6 +111,8 @@ def run_results(store: Store, run: Mapping[str, Any], fmt: str, *, what: str = "
     Raises:
         ValueError: If ``fmt`` is unknown.
         StoreNotFoundError: If a finished run's output is missing from the store.
+        ArtifactDamagedError: If it does not match its marker (which is moved aside, so that
+            submitting the spec again recomputes it).
         ReportInputError: As ``report_text`` (``what`` analysis without json).
     """
     if fmt not in REPORT_FORMATS:
@@ -118,10 +120,10 @@ def run_results(store: Store, run: Mapping[str, Any], fmt: str, *, what: str = "
     check_what(what, fmt)
     kind, _, key = run["summary"].partition("/")
     kinds = {c["name"]: c["kind"] for c in run["spec"]["conditions"]}
-    if store.is_done(kind, key):
+    if (marker := store.get_marker(kind, key)) is not None:
         name = "analysis.json" if what == "analysis" else _STORED.get(fmt, "results.json")
-        try:
-            text = store.get_text(f"{step_dir(kind, key)}/{name}")
+        try:  # checked against the marker: a damaged output is an error, never printed
+            text = store.read_vouched(kind, key, name, marker=marker).decode("utf-8")
         except StoreNotFoundError as e:
             raise StoreNotFoundError(f"run {run['name']!r} was summarized without {name} (an older "
                                      "nativejobs); submit its spec again to rebuild the report") from e

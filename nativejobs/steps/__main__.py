@@ -53,15 +53,19 @@ def _logger(kind: str, key: str) -> logging.LoggerAdapter:  # type: ignore[type-
 def run_step(store_uri: str, ref: str) -> int:
     """Run one step to completion; returns the process exit code."""
     from nativejobs.steps import REGISTRY
-    from nativejobs.steps._context import StepContext
+    from nativejobs.steps._context import CheckedStore, StepContext, drop_if_stale
 
     kind, _, key = ref.partition("/")
     log = _logger(kind, key)
     store = open_store(store_uri)
-    if store.is_done(kind, key):
+    done = store.get_marker(kind, key)
+    if done is not None and not drop_if_stale(store, kind, key, done):
         log.info("already done; nothing to do")
         return EXIT_OK
     definition = store.get_json(f"{step_dir(kind, key)}/_step.json")
+    inputs = {i["name"]: i for i in definition["inputs"]}
+    checked = CheckedStore(store, kind=kind, key=key, inputs=inputs)
+    checked.load_markers()  # an input step that is not done fails here, before any work
     threads = int(os.environ.get("NATIVEJOBS_THREADS", "0"))
     if threads:
         import torch
@@ -70,14 +74,16 @@ def run_step(store_uri: str, ref: str) -> int:
     start = time.time()
     with tempfile.TemporaryDirectory(prefix=f"nativejobs-{kind}-") as tmp:
         params = mirror_params(definition["params"], os.environ.get(MIRROR_ENV))
-        ctx = StepContext(store, kind, key, params, definition.get("labels", {}),
-                          {i["name"]: i for i in definition["inputs"]}, Path(tmp), log)
+        ctx = StepContext(checked, kind, key, params, definition.get("labels", {}), inputs,
+                          Path(tmp), log)
         log.info("start %s (pid %d)", " ".join(ctx.labels.values()), os.getpid())
         step = REGISTRY[kind](ctx)
         step.setup()
         metrics = step.run()
         step.cleanup()
-    store.put_marker(kind, key, {"metrics": metrics, "wall_s": round(time.time() - start, 3)})
+    store.put_marker(kind, key, {"metrics": metrics, "wall_s": round(time.time() - start, 3)},
+                     files=store.step_manifest(kind, key, known=checked.written),
+                     inputs=checked.input_digests())
     log.info("done in %.1fs", time.time() - start)
     return EXIT_OK
 

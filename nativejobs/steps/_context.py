@@ -1,17 +1,24 @@
-"""What a step sees while it runs: its params, its inputs, the store, a logger, a scratch dir."""
+"""What a step sees while it runs: its params, its inputs, the store, a logger, a scratch dir.
+
+The store a step gets from the entrypoint is a ``CheckedStore``: every read of an input step's
+output is checked against the size and SHA-256 its marker vouches for (a mismatch moves that
+marker aside and fails this step with a retryable ``ArtifactDamagedError`` naming the input
+step), and every write under the step's own folder is digested on the way, so the marker that
+vouches for the outputs needs no second read of them.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from nativejobs.store import Store, step_dir
+from nativejobs.store import ArtifactDamagedError, Store, file_digest, is_vouched, stale_inputs, step_dir
 
-__all__ = ["StepContext", "StepProtocol"]
+__all__ = ["CheckedStore", "StepContext", "StepProtocol", "drop_if_stale"]
 
 T = TypeVar("T")
 
@@ -58,3 +65,107 @@ class StepProtocol(Protocol):
     def setup(self) -> None: ...
     def run(self) -> dict[str, Any]: ...
     def cleanup(self) -> None: ...
+
+
+class CheckedStore(Store):
+    """``inner`` as one running step sees it: input outputs checked, own outputs digested."""
+
+    def __init__(self, inner: Store, *, kind: str, key: str,
+                 inputs: Mapping[str, Mapping[str, str]]) -> None:
+        self.inner, self.uri = inner, inner.uri
+        self.own = f"{step_dir(kind, key)}/"
+        self.producers: dict[tuple[str, str], str] = {}  # (kind, key) -> the first input's name
+        for name, i in inputs.items():
+            self.producers.setdefault((i["kind"], i["key"]), name)
+        self.markers: dict[tuple[str, str], dict[str, Any]] = {}
+        self.written: dict[str, dict[str, Any]] = {}  # store path -> file_digest, this process
+
+    # -- the inputs ------------------------------------------------------------------------------
+    def load_markers(self) -> None:
+        """Read every input step's marker once, before any work (the digests this step records
+        as built from). Raises: ArtifactDamagedError if an input step is not done (retryable)."""
+        for ref in self.producers:
+            self._marker(*ref)
+
+    def input_digests(self) -> dict[str, str | None]:
+        """Input step key -> the ``digest`` of the marker this step read (None: a legacy one)."""
+        self.load_markers()
+        return {key: m.get("digest") for (_, key), m in self.markers.items()}
+
+    def _marker(self, kind: str, key: str) -> dict[str, Any]:
+        if (kind, key) not in self.markers:
+            marker = self.inner.get_marker(kind, key)
+            if marker is None:
+                raise ArtifactDamagedError(
+                    f"input {self.producers[kind, key]}: step {kind}/{key[:12]} is not done (its "
+                    "marker is gone: moved aside or deleted); this step runs again after it")
+            self.markers[kind, key] = marker
+        return self.markers[kind, key]
+
+    def _producer(self, path: str) -> tuple[str, str, str] | None:
+        """(kind, key, path in its folder) if ``path`` is an input step's output."""
+        parts = path.strip("/").split("/", 3)
+        if len(parts) == 4 and parts[0] == "steps" and (parts[1], parts[2]) in self.producers:
+            return parts[1], parts[2], parts[3]
+        return None
+
+    def _read_input(self, kind: str, key: str, rel: str) -> bytes:
+        try:
+            return self.inner.read_vouched(kind, key, rel, marker=self._marker(kind, key))
+        except ArtifactDamagedError as e:
+            raise ArtifactDamagedError(f"input {self.producers[kind, key]}: {e}") from e
+
+    # -- the Store interface -----------------------------------------------------------------
+    def get_bytes(self, path: str) -> bytes:
+        ref = self._producer(path)
+        if ref is None or not is_vouched(ref[2]):
+            return self.inner.get_bytes(path)
+        return self._read_input(*ref)
+
+    def download_dir(self, prefix: str, local: Path) -> Path:
+        ref = self._producer(f"{prefix.rstrip('/')}/")
+        if ref is not None:  # a file the marker vouches for that is gone fails here, by name
+            kind, key, rel = ref
+            base = step_dir(kind, key)
+            found = {p[len(base) + 1 :] for p in self.inner.list(prefix)}
+            vouched = self._marker(kind, key).get("files") or {}
+            for missing in sorted(r for r in vouched if r.startswith(rel) and r not in found):
+                self._read_input(kind, key, missing)
+        return super().download_dir(prefix, local)  # each file through get_bytes: checked
+
+    def put_bytes(self, path: str, data: bytes) -> None:
+        self.inner.put_bytes(path, data)
+        if path.startswith(self.own):
+            self.written[path] = file_digest(data)
+
+    def exists(self, path: str) -> bool:
+        return self.inner.exists(path)
+
+    def list(self, prefix: str) -> list[str]:
+        return self.inner.list(prefix)
+
+    def delete(self, path: str) -> None:
+        self.inner.delete(path)
+        self.written.pop(path, None)
+
+    def delete_prefix(self, prefix: str) -> None:
+        self.inner.delete_prefix(prefix)
+        base = prefix.strip("/")
+        for path in [p for p in self.written if p == base or p.startswith(f"{base}/")]:
+            del self.written[path]
+
+
+def drop_if_stale(store: Store, kind: str, key: str, marker: Mapping[str, Any]) -> bool:
+    """Move the step's ``marker`` aside if an input step was redone with other content since
+    it was written (its ``inputs`` digests no longer match). Returns whether it was moved."""
+    if not marker.get("inputs"):
+        return False  # a legacy marker, or a step without inputs
+    current: dict[str, str | None] = {}
+    for i in store.get_json(f"{step_dir(kind, key)}/_step.json")["inputs"]:
+        found = store.get_marker(i["kind"], i["key"])
+        current[i["key"]] = found.get("digest") if found else None
+    if not (stale := stale_inputs(marker, current)):
+        return False
+    reason = f"built from outputs of {', '.join(k[:12] for k in stale)} that were redone since"
+    store.invalidate_marker(kind, key, reason, digest=marker.get("digest"))
+    return True
