@@ -18,6 +18,7 @@ import json
 import os
 import resource
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -30,6 +31,7 @@ import yaml
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from hypothesis.configuration import set_hypothesis_home_dir  # noqa: E402
 
 from nativejobs import cli  # noqa: E402
 from tests.unit.builders import make_spec  # noqa: E402
@@ -41,6 +43,8 @@ MAX_ERROR_LINES = 40
 MAX_SECONDS = 15.0  # one CLI call; generous, as CI machines are busy
 MAX_PEAK_MB = 200  # Python allocations of one corpus case (tracemalloc)
 MAX_RSS_GROWTH_MB = 1024  # the process's high-water mark over a whole fuzz test
+# Hypothesis caches Unicode tables on disk; in the temp dir, not as a .hypothesis/ in the checkout.
+set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "nativejobs-hypothesis"))
 
 
 def _settings(examples: int) -> Any:
