@@ -134,8 +134,31 @@ def _mutate(data: Any, doc: dict[str, Any]) -> None:
         parent.append(data.draw(values, label="value"))
 
 
+def rich_spec() -> dict[str, Any]:
+    """A valid spec that reaches every part of the spec: judges, open QA, a harness kind, a
+    released source, round trips, a multilingual arm, resources (43 steps)."""
+    doc = make_spec(
+        languages=["es", "ru"],
+        judges={"j": {"kind": "openai", "model": "gpt", "base_url": "http://localhost:1/v1",
+                      "api_key_env": "OPENAI_API_KEY", "extra_body": {"guided_regex": "x"}}},
+        conditions=[{"name": "native", "kind": "native"},
+                    {"name": "translated", "kind": "translated", "engine": "eng"},
+                    {"name": "rtt", "kind": "round_trip", "engine": "eng"},
+                    {"name": "google", "kind": "translated",
+                     "source": {"kind": "released", "path": "aya", "system": "google"}}],
+        arms=[{"name": "a1", "lr": 1e-4},
+              {"name": "multi", "lr": 1e-6, "mode": "multi", "conditions": ["native"]}],
+        benchmarks=[{"name": "qa", "kind": "extractive_qa", "path": "bench/qa.{lang}.json", "limit": 5},
+                    {"name": "xq", "kind": "xquad", "path": "bench/xquad.{lang}.json",
+                     "languages": ["es", "ru"]},
+                    {"name": "open", "kind": "open_qa", "path": "bench/open_{lang}.jsonl", "judges": ["j"]}],
+        resources={"train": {"gpus": 1, "gpu_hours_per_step": 1.5}})
+    doc["data"]["mixture"] = {"languages": ["es", "ru"], "size": 2}
+    return doc
+
+
 def _spec_text(data: Any) -> bytes:
-    doc = make_spec()
+    doc = data.draw(st.sampled_from([make_spec, rich_spec]), label="base")()
     for _ in range(data.draw(st.integers(1, 3), label="mutations")):
         _mutate(data, doc)
     text = yaml.safe_dump(doc, allow_unicode=True).encode("utf-8")
@@ -157,6 +180,14 @@ def test_fuzzed_specs_plan_or_fail_in_one_line(tmp_path: Path) -> None:
 
     with bounded_rss():
         fuzz()
+
+
+def test_the_rich_base_plans(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(rich_spec()), encoding="utf-8")
+
+    check(run_cli("plan", str(spec), "--store", str(tmp_path / "store")), ok_says="plan tiny",
+          expected=0)
 
 
 # -- CLI arguments ---------------------------------------------------------------------------------
