@@ -260,7 +260,7 @@ class Store(ABC):
         reason = f"{path} {problem}"
         aside = self.invalidate_marker(kind, key, reason, digest=digest)
         then = (f"its marker was moved to {aside}, so the next pass of the run recomputes it"
-                if aside else "it was redone meanwhile")
+                if aside else "its marker was already moved aside or replaced")
         return ArtifactDamagedError(f"the output of step {kind}/{key[:12]} is damaged: {reason}; "
                                     f"{then} (submit the spec again if no run is going)")
 

@@ -21,21 +21,31 @@ from nativejobs.plan import Plan, build_plan
 from nativejobs.spec import parse_spec
 from nativejobs.store import MARKER, ArtifactDamagedError, Store, file_digest, step_dir
 from tests.e2e.conftest import tiny_spec
-from tests.unit.test_integrity import (  # noqa: F401  (plan and toy are fixtures)
+from tests.unit.builders import make_plan
+from tests.unit.test_integrity import (
     Toy,
     alter,
     corrupt_and_reread,
     damage,
     done_step,
+    install_toy,
     moved_aside,
     one,
-    plan,
     submit,
-    toy,
     truncate,
 )
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def plan() -> Plan:
+    return make_plan()
+
+
+@pytest.fixture
+def toy(plan: Plan, monkeypatch: pytest.MonkeyPatch) -> Toy:
+    return install_toy(plan, monkeypatch)
 
 
 @pytest.fixture
@@ -100,8 +110,8 @@ def test_a_redone_step_with_other_content_invalidates_its_dependents_on_s3(
 def test_the_real_prepare_step_finds_a_truncated_upstream_file(store: Store, tmp_path: Path) -> None:
     """A real step in a subprocess: the consumer exits retryable (1) naming the upstream step,
     whose marker is moved aside so the next pass recomputes it."""
-    plan = build_plan(parse_spec(tiny_spec(tmp_path / "unused")))
-    prepares = [s for s in plan.steps if s.kind == "prepare"]
+    real = build_plan(parse_spec(tiny_spec(tmp_path / "unused")))
+    prepares = [s for s in real.steps if s.kind == "prepare"]
     consumer = next(s for s in prepares if s.inputs)
     (upstream,) = [s for s in prepares if s.key in {i.key for i in consumer.inputs}]
     assert run_step(store, upstream).returncode == 0

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -350,13 +349,18 @@ def plan() -> Plan:
     return make_plan()
 
 
-@pytest.fixture
-def toy(plan: Plan, monkeypatch: pytest.MonkeyPatch) -> Toy:
+def install_toy(plan: Plan, monkeypatch: pytest.MonkeyPatch) -> Toy:
+    """Replace every step kind with ``ToyStep`` for this test."""
     toy = Toy(plan)
     monkeypatch.setattr(ToyStep, "toy", toy, raising=False)
     for kind in list(REGISTRY):
         monkeypatch.setitem(REGISTRY, kind, ToyStep)
     return toy
+
+
+@pytest.fixture
+def toy(plan: Plan, monkeypatch: pytest.MonkeyPatch) -> Toy:
+    return install_toy(plan, monkeypatch)
 
 
 def submit(plan: Plan, store: Store, *, retries: int = 1) -> tuple[InProcessBackend, bool]:
@@ -410,7 +414,7 @@ def test_a_damaged_artifact_of_a_done_step_is_recomputed_never_reused(
 
     assert ok
     first = backend.output[consumer.key][0]
-    assert f"error: input " in first and f"step prepare/{prepare.key[:12]} is damaged" in first
+    assert "error: input " in first and f"step prepare/{prepare.key[:12]} is damaged" in first
     assert backend.launches.count(prepare.key) == 1 and backend.launches.count(consumer.key) == 2
     assert store.get_bytes(f"{step_dir('prepare', prepare.key)}/{rel}") == intact
     (aside,) = moved_aside(store, "prepare", prepare.key)
@@ -451,8 +455,9 @@ def test_a_redone_step_with_other_content_invalidates_its_dependents(
     for key in downstream:
         step = plan.by_key()[key]
         (aside,) = moved_aside(store, step.kind, key)
-        redone = [f"{i.kind}/{i.key[:12]}" for i in step.inputs if i.key in downstream | {train.key}]
-        assert aside["reason"] == f"built from outputs of {', '.join(sorted(set(redone)))} that were redone since"
+        redone = sorted({f"{i.kind}/{i.key[:12]}" for i in step.inputs
+                         if i.key in downstream | {train.key}})
+        assert aside["reason"] == f"built from outputs of {', '.join(redone)} that were redone since"
     assert submit(plan, store)[0].launches == []
 
 
@@ -526,3 +531,33 @@ def test_a_damaged_results_md_is_an_error_naming_the_summarize_step(
     backend, ok = submit(plan, store)  # submitting again recomputes it
     assert ok and backend.launches == [summarize.key]
     assert run_results(store, run, "md").startswith("results.md: ")
+
+
+class CountingStore(FileStore):
+    """A FileStore that remembers every path read."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.reads: list[str] = []
+
+    def get_bytes(self, path: str) -> bytes:
+        self.reads.append(path)
+        return super().get_bytes(path)
+
+    def digest(self, path: str) -> dict[str, Any]:
+        self.reads.append(path)
+        return super().digest(path)
+
+
+def test_the_reconcile_pass_reads_markers_never_artifacts(plan: Plan, store: FileStore,
+                                                           toy: Toy) -> None:
+    """Integrity costs the controller nothing per pass: artifacts are checked by their readers."""
+    assert submit(plan, store)[1]
+    counting = CountingStore(store.root)
+    orch = Orchestrator(plan, counting, InProcessBackend(), max_parallel=4, retries=1)  # type: ignore[arg-type]
+
+    for _ in range(3):
+        assert orch.reconcile(counting.uri).succeeded
+
+    assert counting.reads and all(p.endswith((MARKER, "attempts.json")) for p in counting.reads)
+    assert len([p for p in counting.reads if p.endswith(MARKER)]) == len(plan.steps)  # once each
