@@ -91,9 +91,11 @@ def _default_store(store: str | None, spec: ExperimentSpec | None = None) -> Sto
     except SpecError as e:
         _fail(str(e).replace("store:", f"{what}:", 1), 2)
     st = open_store(uri)
-    if isinstance(st, FileStore) and st.root.exists() and not st.root.is_dir():
-        _fail(f"{what}: {short_repr(str(st.root))} is a file, not a folder; give a folder "
-              "(it is created if missing) or an s3:// URI", 2)
+    if isinstance(st, FileStore):  # the store or the nearest existing folder above it
+        there = next((p for p in (st.root, *st.root.parents) if p.exists()), st.root)
+        if not there.is_dir():
+            _fail(f"{what}: {short_repr(str(there))} is a file, not a folder; give a folder "
+                  "(it is created if missing) or an s3:// URI", 2)
     return st
 
 

@@ -263,3 +263,12 @@ def test_a_store_turning_read_only_mid_run_stops_local_steps(capsys: Any, spec_p
     assert code == 1 and cancelled == [True]
     assert error_lines(err) == ["error: Read-only file system ('/store/runs/tiny/attempts.json'); run "
                                 "with --debug for the traceback"]
+
+
+def test_a_store_below_a_file_is_exit_2(capsys: Any, spec_path: Any, tmp_path: Path) -> None:
+    file = tmp_path / "hostname"
+    file.write_text("host\n")
+
+    code, _, err = run(capsys, "submit", spec_path(), "--store", str(file / "store"))
+
+    assert code == 2 and f"--store: '{file}' is a file, not a folder" in err, err
