@@ -35,8 +35,8 @@ def test_import_writes_a_self_contained_html_report(tmp_path: Path) -> None:
 
     assert run.returncode == 0, run.stderr
     html = page.read_text()
-    assert html.lstrip().lower().startswith("<!doctype html") and "data:image/png;base64," in html
-    assert "src=\"http" not in html  # nothing fetched from outside
+    assert html.lstrip().lower().startswith("<!doctype html") and "<svg" in html  # figures inline
+    assert "src=\"http" not in html and "href=\"http" not in html  # nothing fetched from outside
 
 
 def test_bad_record_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
