@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from nativejobs.store import ArtifactDamagedError, Store, file_digest, is_vouched, stale_inputs, step_dir
+from nativejobs.store import (
+    INVALID_DIR,
+    ArtifactDamagedError,
+    Store,
+    file_digest,
+    is_vouched,
+    stale_inputs,
+    step_dir,
+)
 
 __all__ = ["CheckedStore", "StepContext", "StepProtocol", "drop_if_stale"]
 
@@ -83,7 +91,8 @@ class CheckedStore(Store):
     # -- the inputs ------------------------------------------------------------------------------
     def load_markers(self) -> None:
         """Read every input step's marker once, before any work (the digests this step records
-        as built from). Raises: ArtifactDamagedError if an input step is not done (retryable)."""
+        as built from). Raises: ArtifactDamagedError if an input step's marker was moved aside
+        (retryable)."""
         for ref in self.producers:
             self._marker(*ref)
 
@@ -95,11 +104,13 @@ class CheckedStore(Store):
     def _marker(self, kind: str, key: str) -> dict[str, Any]:
         if (kind, key) not in self.markers:
             marker = self.inner.get_marker(kind, key)
-            if marker is None:
+            if marker is None and self.inner.list(f"{step_dir(kind, key)}/{INVALID_DIR}"):
                 raise ArtifactDamagedError(
                     f"input {self.producers[kind, key]}: step {kind}/{key[:12]} is not done (its "
-                    "marker is gone: moved aside or deleted); this step runs again after it")
-            self.markers[kind, key] = marker
+                    "marker was moved aside); this step runs again after it is redone")
+            # No marker and none moved aside: an input put there by hand (tests, a copied
+            # store). It vouches for nothing, like a legacy marker: read unchecked.
+            self.markers[kind, key] = marker if marker is not None else {}
         return self.markers[kind, key]
 
     def _producer(self, path: str) -> tuple[str, str, str] | None:

@@ -250,10 +250,21 @@ def test_an_intact_folder_input_downloads_whole(store: FileStore, tmp_path: Path
     assert store.is_done("train", "t" * 24)
 
 
-def test_an_input_step_that_is_not_done_fails_before_any_work(store: FileStore) -> None:
+def test_an_input_step_whose_marker_was_moved_aside_fails_before_any_work(store: FileStore) -> None:
+    done_step(store, {"rows.jsonl": b"x\n"})
+    store.invalidate_marker("prepare", "p" * 24, "damaged")
     view = checked(store, data=("prepare", "p" * 24, "rows.jsonl"))
     with pytest.raises(ArtifactDamagedError, match=f"input data: step prepare/{'p' * 12} is not done"):
         view.load_markers()
+
+
+def test_an_input_put_there_by_hand_without_a_marker_is_read_unchecked(store: FileStore) -> None:
+    """As tests and copied stores do; it vouches for nothing, and nothing is recorded of it."""
+    store.put_bytes(f"{step_dir('prepare', 'p' * 24)}/rows.jsonl", b"by hand\n")
+    view = checked(store, data=("prepare", "p" * 24, "rows.jsonl"))
+    view.load_markers()
+    assert view.get_bytes(f"{step_dir('prepare', 'p' * 24)}/rows.jsonl") == b"by hand\n"
+    assert view.input_digests() == {"p" * 24: None}
 
 
 def test_the_step_digests_what_it_writes_and_reads_its_inputs_markers_once(store: FileStore) -> None:
