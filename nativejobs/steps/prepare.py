@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict
 from nativejobs.errors import StepInputError, StoreError, StoreNotFoundError, short_repr, short_text
 from nativejobs.languages import LANGUAGES
 from nativejobs.steps._context import StepContext
-from nativejobs.store import MARKER, step_dir
+from nativejobs.store import ArtifactDamagedError
 
 KIND = "prepare"
 VERSION = 2  # 2: released sets, mixtures, parquet and S3 files; null fields read as ""
@@ -175,16 +175,18 @@ def read_input_rows(ctx: StepContext, name: str) -> list[dict[str, Any]]:
     """The JSON-lines rows of input ``name``: an artifact another step wrote and vouched for.
 
     Raises:
-        StepInputError: Naming the upstream step, if the artifact is missing or unreadable: its
-            output is damaged, and running this step again would not mend it.
+        ArtifactDamagedError: Naming the upstream step, if the artifact is missing or does not
+            parse (its marker vouched for it, or is a legacy one that vouches for nothing): that
+            step's output is damaged, so its marker is moved aside and it is recomputed before
+            this step runs again (retryable, as the store's own size and SHA-256 check is).
     """
     path, source = ctx.input_path(name), ctx.inputs[name]
     try:
         text = ctx.store.get_text(path)
     except StoreNotFoundError:
-        raise _damaged(source, path, "is missing") from None
+        raise _damaged(ctx, source, path, "is missing") from None
     except UnicodeDecodeError as e:
-        raise _damaged(source, path, f"is not UTF-8 (byte {e.start})") from None
+        raise _damaged(ctx, source, path, f"is not UTF-8 (byte {e.start})") from None
     rows: list[dict[str, Any]] = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -192,17 +194,22 @@ def read_input_rows(ctx: StepContext, name: str) -> list[dict[str, Any]]:
         try:
             row = json.loads(line)
         except (json.JSONDecodeError, RecursionError):
-            raise _damaged(source, path, f"line {n} is not JSON") from None
+            raise _damaged(ctx, source, path, f"line {n} is not JSON") from None
         if not isinstance(row, dict):
-            raise _damaged(source, path, f"line {n} is not an object")
+            raise _damaged(ctx, source, path, f"line {n} is not an object")
         rows.append(row)
     return rows
 
 
-def _damaged(source: dict[str, str], path: str, problem: str) -> StepInputError:
-    marker = f"{step_dir(source['kind'], source['key'])}/{MARKER}"
-    return StepInputError(f"the output of step {source['kind']}/{source['key'][:12]} is damaged: "
-                          f"{path} {problem}; redo that step (delete {marker}) and submit again")
+def _damaged(ctx: StepContext, source: dict[str, str], path: str,
+             problem: str) -> ArtifactDamagedError:
+    """The producer's marker moved aside (so it is recomputed), and the error that says so."""
+    kind, key = source["kind"], source["key"]
+    marker = ctx.store.get_marker(kind, key)
+    ctx.store.invalidate_marker(kind, key, f"{path} {problem}",
+                                digest=marker.get("digest") if marker else None)
+    return ArtifactDamagedError(f"the output of step {kind}/{key[:12]} is damaged: {path} "
+                                f"{problem}; that step is recomputed, then this one runs again")
 
 
 def read_rows(uri: str) -> list[Row]:

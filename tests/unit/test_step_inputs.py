@@ -19,7 +19,7 @@ from nativejobs.benchmarks.sources import require_fields
 from nativejobs.errors import StepInputError
 from nativejobs.plan import Plan, build_plan
 from nativejobs.spec import parse_spec
-from nativejobs.steps.__main__ import EXIT_BAD_INPUT
+from nativejobs.steps.__main__ import EXIT_BAD_INPUT, EXIT_RETRYABLE
 from nativejobs.steps.__main__ import main as step_main
 from nativejobs.steps.prepare import read_rows
 from nativejobs.store import FileStore
@@ -107,17 +107,21 @@ def test_a_bad_instruction_file_exits_3(tmp_path: Path, capsys: Any, content: st
 
 
 def test_a_damaged_upstream_artifact_names_the_step_that_wrote_it(tmp_path: Path, capsys: Any) -> None:
+    """Bytes its marker vouches for that do not parse (a legacy marker vouches for nothing): the
+    producer is recomputed (marker moved aside), this step exits retryable naming it."""
     plan, store = _plan(tmp_path, write(tmp_path, "es.jsonl", GOOD * 2))
     native = next(s for s in plan.steps if s.kind == "prepare" and s.params["role"] == "native")
     english = next(s for s in plan.steps if s.kind == "prepare" and s.params["role"] == "english")
     assert _run(store, "prepare", native.key, capsys)[0] == 0
     store.put_bytes(f"steps/prepare/{native.key}/data.jsonl", b'{"instruction": "trunc')
+    store.put_marker("prepare", native.key, {}, files=store.step_manifest("prepare", native.key))
 
     code, out = _run(store, "prepare", english.key, capsys)
 
-    assert code == EXIT_BAD_INPUT
+    assert code == EXIT_RETRYABLE
     assert f"the output of step prepare/{native.key[:12]} is damaged" in out, out
-    assert "line 1 is not JSON" in out and "_SUCCESS.json" in out
+    assert "line 1 is not JSON" in out and "recomputed" in out
+    assert not store.is_done("prepare", native.key)
 
 
 # -- benchmark files -------------------------------------------------------------------------------
