@@ -123,14 +123,17 @@ def decoder_layers(model: Any) -> list[Any]:
 def compile_layers(model: Any, choice: SpeedChoice, *, backend: str = "inductor") -> int:
     """Compile each decoder layer of ``model`` in place (after LoRA is added); returns how many.
 
-    The packed rows change length from batch to batch: after the first recompile dynamo marks
-    the length dynamic, so a run compiles about twice, not once per length.
+    Compiled with dynamic shapes from the start: packed batches change their row count and
+    width every step, and shape-specialised graphs would each be compiled (dynamo gives up on a
+    function after 8). What remains: the first layer's input needs no gradient (frozen
+    embeddings) and the others' do, and evaluation runs without gradients: four graphs in all,
+    all compiled during the first steps and evaluation.
     """
     if choice.compile != "layers":
         return 0
     layers = decoder_layers(model)
     for layer in layers:
-        layer.compile(backend=backend)
+        layer.compile(backend=backend, dynamic=True)
     return len(layers)
 
 
