@@ -9,7 +9,7 @@ largest log-likelihood difference), so a speed-up that changed answers would sho
 
 Items (random words from a word-level tokenizer: one word, one token, so lengths are exact):
 - generation: prompts of XQuAD-like length (lognormal, median --gen-prompt tokens), greedy,
-  --new-tokens new tokens each (no stop string occurs, so every item generates all of them);
+  --new-tokens new tokens each (the stop string is one rare token: items generate all of them);
 - log-likelihood: MMLU-like 5-shot contexts (median --ll-context tokens) with four one-token
   choices, plus a quarter of items with a multi-token continuation (as cloze tasks have).
 
@@ -37,9 +37,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthetic import CONFIGS, auto_config, words, write_checkpoint
-
-STOP = "\n\n"  # never produced by the word-level tokenizer: every item generates all its tokens
+from synthetic import CONFIGS, STOP, auto_config, words, write_checkpoint
 
 
 @dataclass
@@ -138,10 +136,10 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--checkpoint", type=Path,
                     help="model folder (bench/synthetic.py); else a temporary one")
     ap.add_argument("--items", type=int, default=0,
-                    help="generation prompts and MC questions (0: 12 CPU, 128 CUDA)")
+                    help="generation prompts and MC questions (0: 32 CPU, 128 CUDA)")
     ap.add_argument("--gen-prompt", type=int, default=0, help="median prompt tokens (0: 48 CPU, 220 CUDA)")
     ap.add_argument("--new-tokens", type=int, default=0,
-                    help="tokens generated per prompt (0: 8 CPU, 32 CUDA)")
+                    help="tokens generated per prompt (0: 16 CPU, 32 CUDA)")
     ap.add_argument("--ll-context", type=int, default=0, help="median MC context tokens (0: 96 CPU, 600 GPU)")
     ap.add_argument("--batch-size", type=int, default=8, help="both sides (the evaluate step's default: 8)")
     ap.add_argument("--threads", type=int, default=1, help="CPU threads (ignored on GPU)")
@@ -170,11 +168,11 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     config = auto_config(args.config, device)
     gpu = device == "cuda"
-    items = args.items or (128 if gpu else 12)
+    items = args.items or (128 if gpu else 32)
     vocab = CONFIGS[config]["vocab_size"]
     prompts = gen_items(items, args.gen_prompt or (220 if gpu else 48), vocab, seed=1)
     pairs = ll_items(items, args.ll_context or (600 if gpu else 96), vocab, seed=2)
-    new_tokens = args.new_tokens or (32 if gpu else 8)
+    new_tokens = args.new_tokens or (32 if gpu else 16)
     from nativejobs.engines.hf import TransformersEngine
 
     with tempfile.TemporaryDirectory(prefix="eval-bench-") as tmp:

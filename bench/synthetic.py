@@ -24,7 +24,11 @@ CONFIGS: dict[str, dict[str, int]] = {
     "tiny": dict(hidden_size=256, intermediate_size=688, num_hidden_layers=4, num_attention_heads=4,
                  num_key_value_heads=4, vocab_size=8192),
 }
-SPECIAL = ("<pad>", "<s>", "</s>")  # ids 0, 1, 2; words start at 3
+# ids 0 to 4; words start at 5. transformers' stop-string matcher encodes "abcdef" to learn how
+# tokens print (StopStringCriteria.clean_tokenizer_vocab), so it must be a known word; "###" is
+# the benches' stop string (the matcher needs a token that spells it).
+SPECIAL = ("<pad>", "<s>", "</s>", "abcdef", "###")
+STOP = "###"
 
 
 def auto_config(config: str, device: str) -> str:
@@ -32,7 +36,7 @@ def auto_config(config: str, device: str) -> str:
 
 
 def word_tokenizer(vocab: int) -> Any:
-    """A fast tokenizer whose tokens are the words ``w3`` … ``w<vocab-1>``, split on whitespace."""
+    """A fast tokenizer whose tokens are the words ``w5`` … ``w<vocab-1>``, split on whitespace."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 

@@ -57,7 +57,7 @@ import torch
 from transformers import TrainerCallback
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthetic import CONFIGS, auto_config, random_llama
+from synthetic import CONFIGS, SPECIAL, auto_config, random_llama
 
 from nativejobs.spec import TrainingSpec
 from nativejobs.training.data import IGNORE, Example
@@ -135,7 +135,7 @@ def make_examples(n: int, vocab: int, seed: int) -> list[Example]:
     rng = random.Random(seed)
     out: list[Example] = []
     for length in aya_like_lengths(n, rng):
-        ids = [rng.randrange(3, vocab) for _ in range(length)]
+        ids = [rng.randrange(len(SPECIAL), vocab) for _ in range(length)]
         prompt = max(1, int(0.3 * length))
         out.append({"input_ids": ids, "labels": [IGNORE] * prompt + ids[prompt:]})
     return out
