@@ -37,6 +37,7 @@ from typing import Any
 
 from nativejobs.benchmarks.catalog import HARNESS_KINDS, HARNESS_VERSION, TASK_VERSIONS, harness_benchmark
 from nativejobs.judge import PROMPT_VERSION
+from nativejobs.report._pairs import pairs_from_conditions
 from nativejobs.spec import ArmSpec, ConditionSpec, ExperimentSpec, ModelSpec
 from nativejobs.steps import VERSIONS
 from nativejobs.steps.judge import answers_input
@@ -366,6 +367,10 @@ def _summarize(spec: ExperimentSpec, evaluations: list[Step],
     conditions = {c.name: c.kind for c in spec.conditions}
     inputs = tuple(_out(f"cell{i}", ev, "records.json") for i, ev in enumerate(evaluations))
     params: dict[str, Any] = {"experiment": spec.name, "cells": cells, "conditions": conditions}
+    # Round trip vs its own system's single pass (the report's rule); absent without pairs, so
+    # such plans keep their keys.
+    if pairs := pairs_from_conditions([c.model_dump(mode="json") for c in spec.conditions]):
+        params["pairs"] = pairs
     if judgements:  # absent without judges, so judge-less plans keep their keys
         params["judged"] = [{"evaluate": ev.key, "judge": j.key, "name": j.params["name"]}
                             for ev, j in judgements]

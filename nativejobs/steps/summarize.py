@@ -39,7 +39,7 @@ from nativejobs.report import (
 from nativejobs.steps._context import StepContext
 
 KIND = "summarize"
-VERSION = 2
+VERSION = 3  # 3: round trips paired with their own system; SVG figures; summary views
 
 
 class Params(BaseModel):
@@ -50,6 +50,9 @@ class Params(BaseModel):
     judged: list[dict[str, str]] = []  # per judge step: its key, its evaluate key, the judge's name
     # Conditions ΔS subtracts from native; None = every translated one (the paper: cohere, google).
     reference: list[str] | None = None
+    # Round-trip condition → the single-pass condition of the same system (engine or released
+    # set); a round trip without one is compared with the mean of the single passes.
+    pairs: dict[str, str] = {}
     # Benchmarks written natively (TyDi QA, CMMLU, C-Eval, native open QA), where round trip vs
     # single pass is reported; None = every benchmark.
     native_benchmarks: list[str] | None = None
@@ -106,7 +109,7 @@ class SummarizeStep:
         done = [Cell(c["model"], c["language"], c["condition"], c["arm"],
                      chain=(("evaluate", c["evaluate"]),)) for c in self.p.cells]
         analysis = analyze(records, self.p.conditions, items=self.items, reference=self.p.reference,
-                           native_benchmarks=self.p.native_benchmarks,
+                           native_benchmarks=self.p.native_benchmarks, pairs=self.p.pairs or None,
                            n_resamples=self.p.n_resamples, seed=self.p.seed,
                            confidence=self.p.confidence,
                            completeness=completeness(done, {c.evaluate_key for c in done}, {}))

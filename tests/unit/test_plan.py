@@ -480,3 +480,14 @@ def test_gpu_hours_skip_remote_engines() -> None:
     one_train = {next(s.key for s in plan.steps if s.kind == "train")}
     assert estimate_gpu_hours(plan, parsed, only=one_train) == {
         "prepare": 0.0, "translate": 0.0, "train": 2.0, "evaluate": 0.0, "summarize": 0.0}
+
+
+def test_summarize_pairs_each_round_trip_with_its_own_system() -> None:
+    from tests.unit.builders import condition, make_plan
+
+    paired = make_plan(conditions=[condition("native"), condition("google", "translated", "eng"),
+                                   condition("google-rtt", "round_trip", "eng")])
+    unpaired = make_plan(conditions=[condition("native"), condition("translated", "translated")])
+
+    assert paired.summary.params["pairs"] == {"google-rtt": "google"}
+    assert "pairs" not in unpaired.summary.params  # no round trip: the summary key does not move

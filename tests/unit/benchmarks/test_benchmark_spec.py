@@ -71,7 +71,7 @@ def test_evaluate_params_carry_the_harness_version_and_leave_unset_fields_out() 
     ev = next(s for s in plan.steps if s.kind == "evaluate")
     xquad, cmmlu, own = ev.params["benchmarks"]
     assert xquad == {"name": "x", "kind": "xquad", "path": None, "dev_path": None, "shots": 0,
-                     "limit": 2, "max_new_tokens": None, "harness": HARNESS_VERSION, "task_version": 1.0}
+                     "limit": 2, "max_new_tokens": None, "harness": HARNESS_VERSION, "task_version": 2.0}
     assert cmmlu["revision"] == "r" and "task_version" not in cmmlu  # a stock task: lm-eval's pin
     assert "harness" not in own and "dataset" not in own and "chat_template" not in own
 

@@ -51,7 +51,7 @@ def test_summarize_writes_every_output(finished: tuple[FileStore, Plan, dict[str
 
     names = {p.removeprefix(prefix + "/") for p in store.list(prefix)}
 
-    assert VERSIONS["summarize"] == 2
+    assert VERSIONS["summarize"] == 3
     assert {"results.json", "results.csv", "gaps.json", "analysis.json", "results.md",
             "report.html", "plots/scores.svg", "plots/delta_by_model.svg",
             "plots/delta_vs_native.svg", "plots/round_trip.svg"} <= names
