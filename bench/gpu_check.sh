@@ -2,15 +2,18 @@
 # GPU-only checks of the train and evaluate steps (issue 14), in ONE call on a lent GPU machine
 # (an H200: torch, transformers, peft, accelerate installed; no package registry), under 8 min.
 #
-#   1. the packing-isolation and speed tests on CUDA in bf16 (every attention path and option)
-#   2. a random Llama-2-7B-shaped checkpoint (bench/synthetic.py), for the loads from disk
-#   3. the 8-bit base: the train step's own load_base(precision=int8) + its throughput and memory
-#   4. bench/eval_throughput.py: the evaluate step's engine vs lm-eval's HFLM on the same items
-#   5. bench/train_throughput.py: every 16-bit variant, then (time left) the compiled ones, with a
-#      kernel-class profile of the default variant (where the time goes if MFU < 40%)
+#   1. the packing-isolation test on CUDA in bf16 (every attention path and speed option)
+#   2. bench/train_throughput.py on Llama-2-7B's shape: the 16-bit variants (SDPA, flex, longer
+#      rows, Liger), with a kernel-class profile of the default (where the time goes)
+#   3. a random 7B checkpoint on disk (bench/synthetic.py), for the loads from disk
+#   4. the 8-bit base: the train step's own load_base(precision=int8), its throughput and memory
+#   5. bench/eval_throughput.py: the evaluate step's engine vs lm-eval's HFLM on the same items
+#   6. with the time left: the compiled-layer variants (minutes of compilation)
 # Each part has a time cap and the whole a budget (BUDGET seconds, default 460); a part that runs
-# out is cut and the next one runs. Everything is written under $OUT (the device tool brings it
-# back), or bench/out when OUT is unset; summary.txt is the short version.
+# out is cut (its log keeps what it printed: the benches print each variant as it ends) and the
+# next one runs. $OUT (bench/out when unset) gets at most 8 files, the most the device tool
+# brings back: summary.txt (the short version), one log per bench/test part, and gpu_check.tgz
+# (the JSON figures and the other logs, written into $WORK as they come).
 #
 # Packages the GPU machine lacks travel as wheels in bench/wheels (ignored by git, ~58 MB). Make
 # them here first, once (needs a registry; the GPU machine's Python version is not known before,
@@ -45,7 +48,8 @@ if [[ "${1:-}" == "--fetch-wheels" ]]; then
 fi
 
 OUT=${OUT:-bench/out}
-mkdir -p "$OUT"
+WORK=${WORK:-/tmp/gpu_check}
+mkdir -p "$OUT" "$WORK"
 BUDGET=${BUDGET:-460}
 PY=${PY:-python3}
 CKPT=${CKPT:-/tmp/nj-7b}
@@ -53,18 +57,21 @@ export PYTHONPATH="$PWD:$PWD/$WHEELS/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBU
 FAILED=0
 
 left() { echo $(( BUDGET - SECONDS )); }
-# part NAME CAP CMD...: run CMD with at most CAP seconds (less if the budget has less), log to $OUT/NAME.log
+# part NAME CAP CMD...: run CMD with at most CAP seconds (less if the budget has less), log to
+# $LOGS/NAME.log ($OUT unless the caller sets LOGS)
 part() {
-  local name=$1 cap=$2; shift 2
+  local name=$1 cap=$2 logs=${LOGS:-$OUT}; shift 2
   local t; t=$(left); (( t < cap )) && cap=$t
-  if (( cap < 20 )); then echo "$name: skipped, ${t}s of the budget left" | tee -a "$OUT/summary.txt"; return; fi
+  if (( cap < 20 )); then
+    echo "$name: skipped, ${t}s of the budget left" | tee -a "$OUT/summary.txt"; FAILED=$((FAILED + 1)); return
+  fi
   echo "== $name (cap ${cap}s, t=${SECONDS}s)"
   local start=$SECONDS rc=0
-  timeout --kill-after=10 "$cap" "$@" >"$OUT/$name.log" 2>&1 || rc=$?
+  timeout --kill-after=10 "$cap" "$@" >"$logs/$name.log" 2>&1 || rc=$?
   local verdict=ok; (( rc == 124 || rc == 137 )) && verdict="CUT at ${cap}s" ; (( rc != 0 && rc != 124 && rc != 137 )) && verdict="FAILED rc=$rc"
   [[ $verdict == ok ]] || FAILED=$((FAILED + 1))
   echo "$name: $verdict in $((SECONDS - start))s" | tee -a "$OUT/summary.txt"
-  tail -n 25 "$OUT/$name.log"
+  tail -n 25 "$logs/$name.log"
 }
 
 {
@@ -74,10 +81,10 @@ part() {
 
 if [[ -d $WHEELS ]]; then
   # --no-deps for the kernels: their deps (torch, triton, numpy) are the machine's own.
-  $PY -m pip install -q --no-index --find-links "$WHEELS" pydantic pytest requests >"$OUT/install.log" 2>&1 \
-    || echo "install of pydantic/pytest from $WHEELS failed (see install.log)" | tee -a "$OUT/summary.txt"
+  $PY -m pip install -q --no-index --find-links "$WHEELS" pydantic pytest requests >"$WORK/install.log" 2>&1 \
+    || echo "install of pydantic/pytest from $WHEELS failed (see install.log in gpu_check.tgz)" | tee -a "$OUT/summary.txt"
   for w in "$WHEELS"/liger_kernel-*.whl "$WHEELS"/bitsandbytes-*.whl; do
-    [[ -f $w ]] && $PY -m pip install -q --no-index --no-deps "$w" >>"$OUT/install.log" 2>&1
+    [[ -f $w ]] && $PY -m pip install -q --no-index --no-deps "$w" >>"$WORK/install.log" 2>&1
   done
 else
   echo "no $WHEELS folder: run 'bash bench/gpu_check.sh --fetch-wheels' here and carry it" | tee -a "$OUT/summary.txt"
@@ -91,16 +98,17 @@ for m in ("pydantic", "pytest", "triton", "liger_kernel", "bitsandbytes", "lm_ev
         print(f"{m}: not usable ({type(e).__name__}: {str(e)[:100]})")
 EOF
 
-part isolation 100 $PY -m pytest -q -rs -p no:cacheprovider \
-  tests/unit/training/test_packing_isolation.py tests/unit/training/test_speed.py
-part checkpoint 80 $PY bench/synthetic.py --config 7b --out "$CKPT"
-part train_int8 110 $PY bench/train_throughput.py --variants int8 --checkpoint "$CKPT" --steps 3 --warm 1 \
-  --json "$OUT/train_int8.json"
-part eval 80 $PY bench/eval_throughput.py --checkpoint "$CKPT" --items 64 --json "$OUT/eval.json"
-part train 170 $PY bench/train_throughput.py --steps 4 --warm 2 --profile \
-  --variants naive_padded,packed_loop,train_step,+flex,+flex_4k,+liger,+liger_flex_4k --json "$OUT/train.json"
+# In order of what the issue most needs; a part cut by its cap does not stop the next one.
+part isolation 110 $PY -m pytest -q -rs -p no:cacheprovider tests/unit/training/test_packing_isolation.py
+part train 150 $PY bench/train_throughput.py --steps 4 --warm 2 --profile \
+  --variants naive_padded,packed_loop,train_step,+flex,+flex_4k,+liger,+liger_flex_4k --json "$WORK/train.json"
+LOGS=$WORK part checkpoint 60 $PY bench/synthetic.py --config 7b --out "$CKPT"
+part train_int8 90 $PY bench/train_throughput.py --variants int8 --checkpoint "$CKPT" --steps 3 --warm 1 \
+  --json "$WORK/train_int8.json"
+part eval 70 $PY bench/eval_throughput.py --checkpoint "$CKPT" --items 48 --json "$WORK/eval.json"
 part train_compile 200 $PY bench/train_throughput.py --steps 4 --warm 2 \
-  --variants train_step,+compile,+liger_compile --json "$OUT/train_compile.json"
+  --variants train_step,+compile,+liger_compile --json "$WORK/train_compile.json"
 
 echo "total ${SECONDS}s; failed or cut parts: $FAILED" | tee -a "$OUT/summary.txt"
+tar czf "$OUT/gpu_check.tgz" -C "$WORK" . 2>/dev/null
 exit "$FAILED"
