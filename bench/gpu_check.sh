@@ -9,7 +9,7 @@
 #   4. the 8-bit base: the train step's own load_base(precision=int8), its throughput and memory
 #   5. bench/eval_throughput.py: the evaluate step's engine vs lm-eval's HFLM on the same items
 #   6. with the time left: the compiled-layer variants (minutes of compilation)
-# Each part has a time cap and the whole a budget (BUDGET seconds, default 460); a part that runs
+# Each part has a time cap and the whole a budget (BUDGET seconds, default 470); a part that runs
 # out is cut (its log keeps what it printed: the benches print each variant as it ends) and the
 # next one runs. $OUT (bench/out when unset) gets at most 8 files, the most the device tool
 # brings back: summary.txt (the short version), one log per bench/test part, and gpu_check.tgz
@@ -50,7 +50,7 @@ fi
 OUT=${OUT:-bench/out}
 WORK=${WORK:-/tmp/gpu_check}
 mkdir -p "$OUT" "$WORK"
-BUDGET=${BUDGET:-460}
+BUDGET=${BUDGET:-470}
 PY=${PY:-python3}
 CKPT=${CKPT:-/tmp/nj-7b}
 export PYTHONPATH="$PWD:$PWD/$WHEELS/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
@@ -99,13 +99,13 @@ for m in ("pydantic", "pytest", "triton", "liger_kernel", "bitsandbytes", "lm_ev
 EOF
 
 # In order of what the issue most needs; a part cut by its cap does not stop the next one.
-part isolation 110 $PY -m pytest -q -rs -p no:cacheprovider tests/unit/training/test_packing_isolation.py
-part train 150 $PY bench/train_throughput.py --steps 4 --warm 2 --profile \
+part isolation 100 $PY -m pytest -q -rs -p no:cacheprovider tests/unit/training/test_packing_isolation.py
+part train 140 $PY bench/train_throughput.py --steps 4 --warm 2 --profile \
   --variants naive_padded,packed_loop,train_step,+flex,+flex_4k,+liger,+liger_flex_4k --json "$WORK/train.json"
-LOGS=$WORK part checkpoint 60 $PY bench/synthetic.py --config 7b --out "$CKPT"
-part train_int8 90 $PY bench/train_throughput.py --variants int8 --checkpoint "$CKPT" --steps 3 --warm 1 \
+LOGS=$WORK part checkpoint 50 $PY bench/synthetic.py --config 7b --out "$CKPT"
+part train_int8 100 $PY bench/train_throughput.py --variants int8,int8+liger --checkpoint "$CKPT" --steps 3 --warm 1 \
   --json "$WORK/train_int8.json"
-part eval 70 $PY bench/eval_throughput.py --checkpoint "$CKPT" --items 48 --json "$WORK/eval.json"
+part eval 60 $PY bench/eval_throughput.py --checkpoint "$CKPT" --items 48 --json "$WORK/eval.json"
 part train_compile 200 $PY bench/train_throughput.py --steps 4 --warm 2 \
   --variants train_step,+compile,+liger_compile --json "$WORK/train_compile.json"
 

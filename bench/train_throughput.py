@@ -15,6 +15,7 @@ the first ~30% of each sequence is prompt and unscored). Variants, each fed the 
   +liger_compile      both
   int8                the paper's 8-bit base (bitsandbytes), loaded by the train step's own
                       ``load_base`` from --checkpoint, with the step's default speed options
+  int8+liger          the same 8-bit model with Liger's kernels (not yet an 'auto' choice)
 
 A variant that cannot run here is printed with the reason (no CUDA, package missing). Prints
 useful (non-pad) tokens/s, model-FLOPs utilisation (LoRA: 4·N FLOPs per token: forward 2N +
@@ -98,6 +99,7 @@ VARIANTS = (
     Variant("+liger_flex_4k", "step", attention="flex_attention", long_rows=True, kernels="liger"),
     Variant("+liger_compile", "step", kernels="liger", compile="layers"),
     Variant("int8", "step", kernels="auto", int8=True),
+    Variant("int8+liger", "step", kernels="liger", int8=True),
 )
 
 
@@ -290,6 +292,8 @@ class Bench:
     micro: int = 0  # the train step's micro-batch, chosen on the first model (kept for all)
     micro_how: str = ""
     liger_applied: bool = False
+    int8_model: Any = None  # the 8-bit variants share one load
+    int8_setup: dict[str, Any] = field(default_factory=dict)
     flex_why: str | None = None
 
     def build(self) -> None:
@@ -330,7 +334,7 @@ def variant_blocker(v: Variant, b: Bench) -> str:
         return why
     if v.attention == "flex_attention" and (why := b.flex_blocker()):
         return why
-    if v.kernels != "liger" and v.loop == "step" and not v.int8 and b.liger_applied:
+    if v.kernels != "liger" and v.loop == "step" and b.liger_applied:
         return "runs before Liger's variants only (its patches cannot be undone); use --variants"
     if v.int8:
         if b.device != "cuda":
@@ -344,28 +348,38 @@ def variant_blocker(v: Variant, b: Bench) -> str:
 
 def _speed(v: Variant, device: str) -> SpeedChoice:
     return choose_speed(device=device, kernels=v.kernels, compile=v.compile,  # type: ignore[arg-type]
-                        liger_blocker=liger_blocker(device=device, model_type="llama"))
+                        liger_blocker=liger_blocker(device=device, model_type="llama"),
+                        precision="int8" if v.int8 else "bfloat16")
+
+
+def _load_int8(b: Bench) -> None:
+    """The train step's own 8-bit load of --checkpoint, LoRA on top (once per run)."""
+    b.model = None
+    gc.collect()
+    torch.cuda.empty_cache()
+    started = time.perf_counter()
+    base, load = load_base(b.a.checkpoint, revision=None, precision="int8", attention="auto",
+                           gradient_checkpointing=False)
+    print(f"int8: load_base took {time.perf_counter() - started:.1f} s ({load.precision}, "
+          f"{load.precision_note or 'as asked'}); {torch.cuda.memory_allocated() / 2**30:.1f} GiB "
+          "allocated", flush=True)
+    b.n_params = b.n_params or matmul_params(base)
+    b.int8_model = add_lora(base, **LORA)  # type: ignore[arg-type]
+    b.int8_setup = {"base": load.precision, "attention": load.attention}
 
 
 def prepare(v: Variant, b: Bench) -> tuple[Any, dict[str, Any]]:
     """The model for ``v`` (shared, or the 8-bit one) and what it runs with."""
     speed = _speed(v, b.device)
     if v.int8:
-        b.model = None
-        gc.collect()
-        torch.cuda.empty_cache()
-        started = time.perf_counter()
-        base, load = load_base(b.a.checkpoint, revision=None, precision="int8", attention="auto",
-                               gradient_checkpointing=False)
-        print(f"int8: load_base took {time.perf_counter() - started:.1f} s ({load.precision}, "
-              f"{load.precision_note or 'as asked'}); {torch.cuda.memory_allocated() / 2**30:.1f} GiB "
-              "allocated", flush=True)
-        b.n_params = b.n_params or matmul_params(base)
-        apply_kernels(base, speed)
-        model = add_lora(base, **LORA)  # type: ignore[arg-type]
-        compile_layers(model, speed)
-        return model, {"base": load.precision, "attention": load.attention, "kernels": speed.kernels,
-                       "compile": speed.compile}
+        if b.int8_model is None:
+            _load_int8(b)
+        if speed.kernels == "liger" and not b.liger_applied:
+            apply_kernels(b.int8_model.get_base_model(), speed)
+            b.liger_applied = True
+        compile_layers(b.int8_model, speed)
+        return b.int8_model, {**b.int8_setup, "kernels": speed.kernels, "kernels_note": speed.kernels_note,
+                              "compile": speed.compile}
     if b.model is None:
         b.build()
     attention = b.attention if v.attention == "auto" else v.attention

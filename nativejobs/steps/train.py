@@ -183,7 +183,8 @@ class TrainStep:
                                          gradient_checkpointing=t.gradient_checkpointing)
         self.speed = choose_speed(device=self.base_load.device, kernels=t.kernels, compile=t.compile,
                                   liger_blocker=liger_blocker(device=self.base_load.device,
-                                                              model_type=base.config.model_type))
+                                                              model_type=base.config.model_type),
+                                  precision=self.base_load.precision)
         apply_kernels(base, self.speed)
         torch.manual_seed(t.seed)  # LoRA's initial A; a resume loads the checkpoint's instead
         self.model = add_lora(base, r=t.lora.r, alpha=t.lora.alpha, dropout=t.lora.dropout,

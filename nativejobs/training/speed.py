@@ -9,7 +9,8 @@ computed beyond floating-point rounding: same loss, same gradients, same packed 
 - ``kernels: liger``: Liger's Triton kernels (RMSNorm, SwiGLU, RoPE, and a fused linear
   cross-entropy that never materialises the logits: a micro-batch of 16k tokens × 32k vocabulary
   is 2 GiB of fp32 logits less). Triton needs CUDA, so 'auto' takes them on CUDA where
-  ``liger-kernel`` is installed and has kernels for the model's architecture; elsewhere 'none'.
+  ``liger-kernel`` is installed and has kernels for the model's architecture, over a 16-bit base
+  (over the 8-bit one only when asked, until a GPU run has measured it); elsewhere 'none'.
 - ``compile: layers``: ``torch.compile`` of each decoder layer (regional compilation: one
   compiled graph reused by every layer), which fuses the elementwise work around the matmuls.
   'auto' is 'none' everywhere until a GPU measurement shows it pays for its compile time
@@ -63,7 +64,7 @@ def liger_blocker(*, device: str, model_type: str) -> str:
     return ""
 
 
-def _choose_kernels(requested: Kernels, blocker: str) -> tuple[str, str]:
+def _choose_kernels(requested: Kernels, blocker: str, precision: str) -> tuple[str, str]:
     if requested == "liger" and blocker:
         raise StepInputError(f"training.kernels is 'liger' but {blocker}; use kernels: auto "
                              "(Liger where it can run) or kernels: none")
@@ -71,6 +72,8 @@ def _choose_kernels(requested: Kernels, blocker: str) -> tuple[str, str]:
         return requested, ""
     if blocker:
         return "none", f"auto: {blocker}"
+    if precision == "int8":  # k-bit preparation leaves fp32 norms and head around int8 matmuls
+        return "none", "auto: Liger over an 8-bit base is not yet measured; kernels: liger to try it"
     return "liger", "auto: Liger's fused RMSNorm, SwiGLU, RoPE and linear cross-entropy"
 
 
@@ -82,16 +85,18 @@ def _choose_compile(requested: Compile, *, device: str) -> tuple[str, str]:
     return "none", "auto: eager until bench/gpu_check.sh measures compiled layers faster"
 
 
-def choose_speed(*, device: str, kernels: Kernels, compile: Compile, liger_blocker: str) -> SpeedChoice:
+def choose_speed(*, device: str, kernels: Kernels, compile: Compile, liger_blocker: str,
+                 precision: str = "bfloat16") -> SpeedChoice:
     """The kernels and compilation to train with, and why.
 
     Args:
         liger_blocker: why Liger cannot run here ("" when it can; see ``liger_blocker``).
+        precision: the base's precision as loaded (``BaseLoad.precision``).
 
     Raises:
         StepInputError: ``kernels`` is 'liger' where Liger cannot run.
     """
-    used_kernels, kernels_note = _choose_kernels(kernels, liger_blocker)
+    used_kernels, kernels_note = _choose_kernels(kernels, liger_blocker, precision)
     used_compile, compile_note = _choose_compile(compile, device=device)
     return SpeedChoice(kernels, used_kernels, kernels_note, compile, used_compile, compile_note)
 

@@ -52,6 +52,17 @@ def test_kernels(device: str, kernels: str, blocker: str, used: str, note: str) 
     assert note in choice.kernels_note and bool(choice.kernels_note) == bool(note)
 
 
+@pytest.mark.parametrize(("kernels", "used", "note"), [
+    pytest.param("auto", "none", "Liger over an 8-bit base is not yet measured", id="auto-int8"),
+    pytest.param("liger", "liger", "", id="liger-int8-as-asked"),
+])
+def test_an_8bit_base_gets_liger_only_when_asked(kernels: str, used: str, note: str) -> None:
+    choice = choose_speed(device="cuda", kernels=kernels, compile="auto", liger_blocker="",  # type: ignore[arg-type]
+                          precision="int8")
+
+    assert choice.kernels == used and note in choice.kernels_note
+
+
 @pytest.mark.parametrize("blocker", [
     pytest.param("Liger's Triton kernels need CUDA", id="cpu"),
     pytest.param(NOT_INSTALLED, id="not-installed"),
