@@ -175,22 +175,32 @@ class TrainStep:
         import torch
 
         from nativejobs.training.model import add_lora, load_base
-        from nativejobs.training.speed import apply_kernels, choose_speed, compile_layers, liger_blocker
+        from nativejobs.training.speed import apply_kernels, compile_layers
 
         t = self.p.training
+        self._choose_speed(t.base_precision)  # an explicit option that cannot run fails before the load
         base, self.base_load = load_base(self.model_path, revision=self.p.model.revision,
                                          precision=t.base_precision, attention=t.attention,
                                          gradient_checkpointing=t.gradient_checkpointing)
-        self.speed = choose_speed(device=self.base_load.device, kernels=t.kernels, compile=t.compile,
-                                  liger_blocker=liger_blocker(device=self.base_load.device,
-                                                              model_type=base.config.model_type),
-                                  precision=self.base_load.precision)
+        self._choose_speed(self.base_load.precision)  # 'auto' follows the precision actually loaded
         apply_kernels(base, self.speed)
         torch.manual_seed(t.seed)  # LoRA's initial A; a resume loads the checkpoint's instead
         self.model = add_lora(base, r=t.lora.r, alpha=t.lora.alpha, dropout=t.lora.dropout,
                               target_modules=t.lora.target_modules,
                               gradient_checkpointing=t.gradient_checkpointing)
         self.compiled_layers = compile_layers(self.model, self.speed)
+
+    def _choose_speed(self, precision: str) -> None:
+        import torch
+        from transformers import AutoConfig
+
+        from nativejobs.training.speed import choose_speed, liger_blocker
+
+        t = self.p.training
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        model_type = AutoConfig.from_pretrained(self.model_path, revision=self.p.model.revision).model_type
+        self.speed = choose_speed(device=device, kernels=t.kernels, compile=t.compile, precision=precision,
+                                  liger_blocker=liger_blocker(device=device, model_type=model_type))
 
     def _setup_batching(self) -> None:
         from nativejobs.training.packing import PackedCollator, PaddedCollator

@@ -64,7 +64,15 @@ def test_the_metrics_record_what_auto_became_and_why(tmp_path: Path) -> None:
                      "compiled_layers": 0}
 
 
-def test_explicit_liger_on_cpu_is_bad_input(tmp_path: Path) -> None:
+def test_explicit_liger_on_cpu_is_bad_input_before_the_load(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found before minutes of loading a 7B, not after."""
+    import nativejobs.training.model
+
+    def no_load(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the base was loaded")
+
+    monkeypatch.setattr(nativejobs.training.model, "load_base", no_load)
     step = TrainStep(_ctx(tmp_path, kernels="liger"))
 
     with pytest.raises(StepInputError) as e:
