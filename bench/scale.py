@@ -414,10 +414,14 @@ def report(n: int, plan: tuple[int, float] | None, base: dict[str, Any] | None,
     if plan is not None:
         lines.append(f"| plan time | | {plan[1]:.3f} s ({plan[0]} steps) | |")
     if base is None or nj is None:
+        for way, r in (("baseline", base), ("nativejobs", nj)):
+            if r is not None:
+                lines += [f"| {name} ({way} only) | {_fmt(v)} {_unit(name)} | | |"
+                          for name, v in figures(r, n).items()]
         return lines
     fb, fn = figures(base, n), figures(nj, n)
     for name in fb:
-        unit = UNITS.get(name, "s" if "->" in name else "")
+        unit = _unit(name)
         ratio = fn[name] / fb[name] if fb[name] else math.nan
         lines.append(f"| {name} | {_fmt(fb[name])} {unit} | {_fmt(fn[name])} {unit} | {ratio:.2f} |")
     overhead = (fn["makespan"] - fb["makespan"]) / fn["makespan"]
@@ -427,6 +431,10 @@ def report(n: int, plan: tuple[int, float] | None, base: dict[str, Any] | None,
     lines.append(f"| requests by verb | {_verbs(base)} | {_verbs(nj)} | |")
     lines.append(f"| namespace cleanup after | {base['cleanup_s']:.0f} s | {nj['cleanup_s']:.0f} s | |")
     return lines
+
+
+def _unit(name: str) -> str:
+    return UNITS.get(name, "s" if "->" in name else "")
 
 
 def _fmt(v: float) -> str:
@@ -478,9 +486,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             plan = plan_time(n)
             base = nj = None
             if cluster is not None:
-                base = run_way("baseline", n, args, cluster, tag)
-                nj = run_way("nativejobs", n, args, cluster, tag)
-                failed |= bool(base["failed"] or nj["failed"])
+                ran = {way: run_way(way, n, args, cluster, tag) for way in args.ways}
+                base, nj = ran.get("baseline"), ran.get("nativejobs")
+                failed |= any(r["failed"] for r in ran.values())
             print("\n".join(report(n, plan, base, nj)) + "\n", flush=True)
     finally:
         if cluster is not None:
@@ -507,6 +515,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="the run store (default: a temp dir; s3://... for MinIO or S3)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds allowed each way and N")
     p.add_argument("--plan-only", action="store_true", help="time the planner only: no cluster")
+    p.add_argument("--ways", nargs="+", choices=["baseline", "nativejobs"],
+                   default=["baseline", "nativejobs"], help="which runs, in this order (default: both)")
     p.add_argument("--namespace", help=argparse.SUPPRESS)
     p.add_argument("--name", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)

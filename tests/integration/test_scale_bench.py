@@ -42,6 +42,7 @@ def test_the_scale_bench_runs_1000_steps_and_prints_every_figure(kube: KubeClust
         [sys.executable, str(BENCH), "--steps", "1000", "--duration", "5s", "--timeout", "1500"],
         env=kube.env(), capture_output=True, text=True, timeout=3600, check=False)
     out = done.stdout
+    print(out)  # the figures, in the CI log (pytest -s); bench/RESULTS.md records them
     assert done.returncode == 0, f"bench exited {done.returncode}:\n{out[-3000:]}\n{done.stderr[-3000:]}"
 
     assert "### 1000 steps" in out
