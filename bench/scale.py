@@ -373,7 +373,7 @@ def run_way(way: str, n: int, args: argparse.Namespace, cluster: Cluster, tag: s
     result = json.loads(out.read_text())
     result["running"] = dict(sim.running)
     result["cluster_requests"] = after - before
-    result["cleanup_s"] = cluster.drop_namespace(namespace, timeout_s=args.timeout)
+    result["cleanup_s"] = cluster.drop_namespace(namespace, timeout_s=args.cleanup_timeout)
     return result
 
 
@@ -514,6 +514,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--store", default="",
                    help="the run store (default: a temp dir; s3://... for MinIO or S3)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds allowed each way and N")
+    p.add_argument("--cleanup-timeout", type=float, default=1800,
+                   help="seconds to wait for a run's namespace to be deleted before the next run")
     p.add_argument("--plan-only", action="store_true", help="time the planner only: no cluster")
     p.add_argument("--ways", nargs="+", choices=["baseline", "nativejobs"],
                    default=["baseline", "nativejobs"], help="which runs, in this order (default: both)")
