@@ -170,8 +170,9 @@ class _RawWatch:
         self.released = True
 
 
-def _pod(name: str, version: str, phase: str = "Pending") -> dict[str, Any]:
-    return {"metadata": {"name": name, "resourceVersion": version}, "status": {"phase": phase}}
+def _pod(name: str, version: str, phase: str = "Pending", **metadata: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name, "resourceVersion": version, **metadata},
+            "status": {"phase": phase}}
 
 
 def test_a_watch_reads_plain_json_events_into_the_mirror_and_a_410_ends_it() -> None:
@@ -182,7 +183,7 @@ def test_a_watch_reads_plain_json_events_into_the_mirror_and_a_410_ends_it() -> 
     resp = _RawWatch([
         {"type": "ADDED", "object": _pod("a", "5")},
         {"type": "ADDED", "object": _pod("b", "6")},
-        {"type": "MODIFIED", "object": _pod("a", "7", "Running")},
+        {"type": "MODIFIED", "object": _pod("a", "7", "Running", managedFields=[{"manager": "kwok"}])},
         {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}},
         {"type": "DELETED", "object": _pod("b", "10")},
         {"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old"}},
@@ -204,6 +205,6 @@ def test_a_watch_reads_plain_json_events_into_the_mirror_and_a_410_ends_it() -> 
     assert raised.value.status == 410
     assert calls[0]["watch"] is True and calls[0]["resource_version"] == "4"
     assert calls[0]["_preload_content"] is False  # events stay plain dicts: no typed models
-    assert mirror.items == {"a": _pod("a", "7", "Running")}
+    assert mirror.items == {"a": _pod("a", "7", "Running")}  # managedFields dropped: never read
     assert mirror._version == "10"
     assert resp.closed and resp.released
