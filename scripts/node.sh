@@ -234,9 +234,11 @@ node_down() {
   fi
   rm -f "${NODE_DIR}/kubelet.pid"
   if ctr --address "${CONTAINERD_SOCK}" --timeout 3s version >/dev/null 2>&1; then remove_node_containers; fi
-  # Volumes the kubelet mounted (tmpfs for tokens and /dev/shm) before its root goes.
+  # Volumes the kubelet mounted (tmpfs for tokens and /dev/shm), and its root, which it
+  # bind-mounts onto itself, before the root goes: deepest first.
   if [[ -d "${NODE_DIR}/kubelet" ]]; then
-    grep -o " ${NODE_DIR}/kubelet/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    awk -v root="${NODE_DIR}/kubelet" '$2 == root || index($2, root "/") == 1 {print $2}' /proc/mounts \
+      | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   fi
   if load_ports 2>/dev/null && api_get /readyz >/dev/null 2>&1; then
     kctl delete node "${NODE_NAME}" --ignore-not-found >/dev/null 2>&1 || true
