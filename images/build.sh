@@ -98,6 +98,9 @@ build_one() {  # build_one TARGET
     log "built ${keyed} in $(( $(date +%s) - t0 )) s"
   fi
   "${DOCKER}" tag "${keyed}" "${tag}"
+  # Older keyed builds of this target (7 GB each for the worker) go; a layer still used stays.
+  "${DOCKER}" images --format '{{.Repository}}:{{.Tag}}' "nativejobs-${target}" \
+    | grep -E -- "-[0-9a-f]{12}$" | grep -vxF "${keyed}" | xargs -r "${DOCKER}" rmi >/dev/null 2>&1 || true
   [[ "${PUSH:-0}" == 1 ]] && "${DOCKER}" push "${tag}" >&2
   echo "${keyed}"
 }
