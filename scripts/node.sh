@@ -79,11 +79,13 @@ load_images() {  # load_images IMAGE...: import what containerd lacks
 }
 
 prune_older() {  # prune_older IMAGE...: drop other keyed nativejobs images (7 GB each) from containerd
-  local keep=" " image ref digest
+  local keep=" " kept=" " image ref digest
   for image in "$@"; do keep+="$(ctr_name "${image}") "; done
+  while read -r ref digest; do [[ "${keep}" == *" ${ref} "* ]] && kept+="${digest} "; done \
+    < <(kctr images ls 2>/dev/null | awk 'NR > 1 {print $1, $3}')
   kctr images ls 2>/dev/null | awk 'NR > 1 {print $1, $3}' | while read -r ref digest; do
     [[ "${ref}" =~ ^docker\.io/library/nativejobs-(worker|controller):.*-[0-9a-f]{12}$ ]] || continue
-    [[ "${keep}" == *" ${ref} "* ]] && continue
+    [[ "${keep}" == *" ${ref} "* || "${kept}" == *" ${digest} "* ]] && continue  # the same content
     # with the CRI's own reference to the same image (sha256:<id>), which would keep it alive
     kctr images ls 2>/dev/null | awk -v d="${digest}" 'NR > 1 && $3 == d {print $1}' \
       | xargs -r ctr --address "${CONTAINERD_SOCK}" -n k8s.io images rm --sync >/dev/null 2>&1 || true
