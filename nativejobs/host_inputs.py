@@ -79,22 +79,23 @@ def upload_host_inputs(spec: ExperimentSpec, store: Store) -> list[str]:
     A file whose content the mirror holds already (by SHA-256, kept in ``_digests.json``) is
     not sent again. Raises: SpecError naming each field whose path matches no file.
     """
+    named = [(field, path, _files_of(path)) for field, path in local_inputs(spec)]
     missing = [f"{field}: {path} matches no file on this machine; fix the path or give an "
-               "s3:// URI" for field, path in local_inputs(spec) if not _files_of(path)]
+               "s3:// URI" for field, path, files in named if not files]
     if missing:
         raise SpecError(missing)
     index = f"{MIRROR_PREFIX}/_digests.json"
     digests: dict[str, str] = store.get_json(index) if store.exists(index) else {}
     sent: list[str] = []
-    for _, path in local_inputs(spec):
-        for f in _files_of(path):
-            data = f.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-            if digests.get(str(f)) == digest:
-                continue
-            store.put_bytes(f"{MIRROR_PREFIX}{f}", data)
-            digests[str(f)] = digest
-            sent.append(str(f))
+    # Several fields often name one folder (paper.yaml: the Aya folder six times): each file once.
+    for f in dict.fromkeys(f for _, _, files in named for f in files):
+        data = f.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if digests.get(str(f)) == digest:
+            continue
+        store.put_bytes(f"{MIRROR_PREFIX}{f}", data)
+        digests[str(f)] = digest
+        sent.append(str(f))
     if sent:
         store.put_json(index, digests)
     return sent
