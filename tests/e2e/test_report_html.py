@@ -132,8 +132,8 @@ def test_summarize_report_renders(chromium: str, tmp_path: Path) -> None:
     dom = check_renders(chromium, page, tmp_path)
     assert "round-trip-table" in dom.tables
     trips = dom.figures[-1]["legend"]
-    # No partner named in this plan: the round trip is set against the mean, in grey.
-    assert list(trips) == ["native", "mean of cohere, google", "rtt"]
+    # The plan pairs the round trip with the single pass of its own engine (cohere, not google).
+    assert list(trips) == ["native", "cohere", "rtt"]
     assert len(set(trips.values())) == 3  # the round trip no longer wears native's colour
 
 
