@@ -36,7 +36,10 @@ def log_dir_for(cache: Path, store_uri: str) -> Path:
 def _step_main(store_uri: str, ref: str, log_path: str, env: dict[str, str]) -> None:
     """Body of a step process: own session, logs to a file, then the shared entrypoint."""
     os.setsid()
-    die_with_parent()
+    # The fork server may die with the controller between its fork and this call: then the
+    # kernel never kills us, so check the chain controller → fork server → us ourselves.
+    controller = multiprocessing.parent_process()
+    die_with_parent(grandparent=controller.pid if controller else None)
     os.environ.update(env)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
