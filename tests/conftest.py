@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.data import require_data
+
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -16,6 +18,9 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_data(repo_root: Path) -> Path:
-    """Data shared between checkouts, kept next to the repo rather than in it."""
-    return repo_root.parent / "shared" / "data"
+def shared_data() -> Path:
+    """The public test data (tests/data.py): ``$NATIVEJOBS_TEST_DATA``, else ``../shared/data``.
+
+    A missing folder fails the test with a message naming the variable and scripts/test-data.sh.
+    """
+    return require_data()

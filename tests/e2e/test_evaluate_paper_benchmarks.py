@@ -20,12 +20,13 @@ from nativejobs.plan import build_plan
 from nativejobs.spec import load_spec
 from nativejobs.steps.__main__ import main
 from nativejobs.store import FileStore, step_dir
+from tests.data import data_root
 from tests.e2e.conftest import EXAMPLES, nativejobs
 from tests.e2e.test_judge_open_qa import write_adapter
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("shared_data")]
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED = data_root()
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "benchmarks"
 
 # What the paper reports (PROTOCOL.md's evaluation table), as (benchmark, metric) per language;

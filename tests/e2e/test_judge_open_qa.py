@@ -27,12 +27,13 @@ from nativejobs.plan import Plan, build_plan
 from nativejobs.spec import load_spec
 from nativejobs.steps.__main__ import main
 from nativejobs.store import FileStore, step_dir
+from tests.data import data_root
 from tests.e2e.conftest import EXAMPLES, nativejobs
 from tests.integration.conftest import LLAMA_MODEL, llama_cpp_server
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("shared_data")]
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED = data_root()
 RATING_GRAMMAR = r'root ::= [^\[\]]{0,120} "[[" [1-5] "]]"'  # llama.cpp GBNF
 
 

