@@ -11,10 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-__all__ = ["BACKENDS", "Backend", "Engine", "Message", "load_engine", "resolve_backend"]
+from nativejobs.errors import StepInputError
+from nativejobs.registry import Registry
+
+__all__ = ["BACKENDS", "ENGINES", "Backend", "Engine", "Message", "load_engine", "resolve_backend"]
 
 Backend = Literal["auto", "transformers", "vllm"]
-BACKENDS: tuple[str, ...] = ("auto", "transformers", "vllm")
+# Imported on lookup: torch, transformers and vLLM load only when a step builds an engine.
+ENGINES: Registry[Any] = Registry("engine backend", error=StepInputError)
+ENGINES.register("transformers", "nativejobs.engines.hf:TransformersEngine")
+ENGINES.register("vllm", "nativejobs.engines.vllm:VLLMEngine")
+BACKENDS: tuple[str, ...] = ("auto", *ENGINES)
 
 Message = dict[str, str]  # one chat turn: {"role": "system" | "user" | "assistant", "content": ...}
 
@@ -70,15 +77,5 @@ def load_engine(model_id: str, *, revision: str | None = None, adapter: Path | N
     Raises:
         StepInputError: If ``backend`` is vllm and vLLM cannot serve here, or is unknown.
     """
-    chosen = resolve_backend(backend)
-    if chosen == "vllm":
-        from nativejobs.engines.vllm import VLLMEngine
-
-        return VLLMEngine(model_id, revision=revision, adapter=adapter, batch_size=batch_size)
-    if chosen != "transformers":
-        from nativejobs.errors import StepInputError
-
-        raise StepInputError(f"engine backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}")
-    from nativejobs.engines.hf import TransformersEngine
-
-    return TransformersEngine(model_id, revision=revision, adapter=adapter, batch_size=batch_size)
+    engine = ENGINES[resolve_backend(backend)]
+    return engine(model_id, revision=revision, adapter=adapter, batch_size=batch_size)  # type: ignore[no-any-return]

@@ -13,10 +13,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from nativejobs.engines._http import Retry, ServiceError
+from nativejobs.errors import StepInputError
 from nativejobs.judge.grading import Judge
 from nativejobs.judge.prompt import PROMPT_VERSION
+from nativejobs.registry import Registry
 
-__all__ = ["JudgeConfig", "LocalJudge", "OpenAIJudge", "load_judge"]
+__all__ = ["JUDGES", "JudgeConfig", "LocalJudge", "OpenAIJudge", "load_judge"]
 
 
 class JudgeConfig(BaseModel):
@@ -77,7 +79,7 @@ class OpenAIJudge:
 class LocalJudge:
     """A judge model loaded here (transformers; hub id, path or ``pypi:<package>``)."""
 
-    def __init__(self, cfg: JudgeConfig) -> None:
+    def __init__(self, cfg: JudgeConfig, *, name: str = "local") -> None:
         from nativejobs.engines import load_engine
 
         self.cfg = cfg
@@ -95,12 +97,16 @@ class LocalJudge:
         self.engine = None
 
 
+# JudgeConfig.kind → the judge class; each is built as ``cls(cfg, name=...)``.
+JUDGES: Registry[Any] = Registry("judge kind", error=StepInputError)
+JUDGES.register("openai", OpenAIJudge)
+JUDGES.register("local", LocalJudge)
+
+
 def load_judge(cfg: JudgeConfig, *, name: str = "judge") -> Judge:
     """The judge ``cfg`` describes.
 
     Raises:
         StepInputError: If it cannot be set up (an unset key variable, a missing model package).
     """
-    if cfg.kind == "openai":
-        return OpenAIJudge(cfg, name=name)
-    return LocalJudge(cfg)
+    return JUDGES[cfg.kind](cfg, name=name)  # type: ignore[no-any-return]

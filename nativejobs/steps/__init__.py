@@ -1,15 +1,28 @@
 """The code that runs inside a job: one module per step kind, one shared entrypoint.
 
-``python -m nativejobs.steps run --store URI --step KIND/KEY`` runs one step. Step modules
-import torch and friends only inside ``setup()``, so planning stays light.
+``python -m nativejobs.steps run --store URI --step KIND/KEY`` runs one step. ``REGISTRY``
+imports a step's module only when its kind is looked up, so importing this package (or a leaf
+module inside it) loads no step; step modules import torch and friends only inside ``setup()``.
 """
 
 from __future__ import annotations
 
-from nativejobs.steps import evaluate, judge, prepare, summarize, train, translate
+from typing import Any
 
-__all__ = ["REGISTRY", "VERSIONS"]
+from nativejobs.registry import Registry
 
-_MODULES = (prepare, translate, train, evaluate, judge, summarize)
-REGISTRY = {m.KIND: m.STEP for m in _MODULES}
-VERSIONS: dict[str, int] = {m.KIND: m.VERSION for m in _MODULES}
+__all__ = ["KINDS", "REGISTRY", "VERSIONS"]
+
+KINDS = ("prepare", "translate", "train", "evaluate", "judge", "summarize")  # in DAG order
+REGISTRY: Registry[Any] = Registry("step kind")
+for _kind in KINDS:
+    REGISTRY.register(_kind, f"nativejobs.steps.{_kind}:STEP")
+
+
+def __getattr__(name: str) -> Any:
+    # VERSIONS imports every step module, so it is built only when someone asks for it.
+    if name == "VERSIONS":
+        import importlib
+
+        return {k: importlib.import_module(f"nativejobs.steps.{k}").VERSION for k in KINDS}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

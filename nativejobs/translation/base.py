@@ -1,15 +1,15 @@
-"""One interface for every translation engine, and the registry that builds them."""
+"""One interface for every translation engine, and the registry that builds them (lazily)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
 from nativejobs.errors import NativeJobsError, StepInputError
 from nativejobs.languages import LANGUAGES
+from nativejobs.registry import Registry
 from nativejobs.translation.config import EngineConfig
 
-__all__ = ["ENGINE_KINDS", "RETRY_TEMPERATURE", "TranslationServiceError", "Translator",
+__all__ = ["ENGINE_KINDS", "RETRY_TEMPERATURE", "TRANSLATORS", "TranslationServiceError", "Translator",
            "load_translator", "render_prompt"]
 
 # Retries of a flagged segment sample at this temperature (attempt n seeds the sampler).
@@ -46,33 +46,13 @@ def render_prompt(template: str, text: str, src: str, tgt: str) -> str:
             .replace("{text}", text))
 
 
-def _llm(cfg: EngineConfig) -> Translator:
-    from nativejobs.translation.llm import LLMTranslator
-
-    return LLMTranslator(cfg)
-
-
-def _google(cfg: EngineConfig) -> Translator:
-    from nativejobs.translation.google import GoogleTranslator
-
-    return GoogleTranslator(cfg)
-
-
-def _openai(cfg: EngineConfig) -> Translator:
-    from nativejobs.translation.openai import OpenAITranslator
-
-    return OpenAITranslator(cfg)
-
-
-def _seq2seq(cfg: EngineConfig) -> Translator:
-    from nativejobs.translation.seq2seq import Seq2SeqTranslator
-
-    return Seq2SeqTranslator(cfg)
-
-
-_REGISTRY: dict[str, Callable[[EngineConfig], Translator]] = {
-    "llm": _llm, "google": _google, "openai": _openai, "seq2seq": _seq2seq}
-ENGINE_KINDS = tuple(_REGISTRY)
+# Each takes the step's EngineConfig; a module is imported only when its kind is built.
+TRANSLATORS: Registry[type[Translator]] = Registry("engine kind", error=StepInputError)
+TRANSLATORS.register("llm", "nativejobs.translation.llm:LLMTranslator")
+TRANSLATORS.register("google", "nativejobs.translation.google:GoogleTranslator")
+TRANSLATORS.register("openai", "nativejobs.translation.openai:OpenAITranslator")
+TRANSLATORS.register("seq2seq", "nativejobs.translation.seq2seq:Seq2SeqTranslator")
+ENGINE_KINDS = TRANSLATORS.names()
 
 
 def load_translator(cfg: EngineConfig) -> Translator:
@@ -81,9 +61,4 @@ def load_translator(cfg: EngineConfig) -> Translator:
     Raises:
         StepInputError: If the kind is unknown or the engine's configuration is unusable.
     """
-    try:
-        factory = _REGISTRY[cfg.kind]
-    except KeyError:
-        raise StepInputError(f"engine kind {cfg.kind!r} is unknown; use one of: "
-                             f"{', '.join(ENGINE_KINDS)}") from None
-    return factory(cfg)
+    return TRANSLATORS[cfg.kind](cfg)  # type: ignore[call-arg]
