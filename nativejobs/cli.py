@@ -348,7 +348,7 @@ def submit(spec: SpecArg, store: StoreOpt = None, backend: BackendOpt = "local",
         runner: Any = LocalBackend(log_dir=log_dir_for(cache_dir(), st.uri),
                                    threads_per_step=max(1, (os.cpu_count() or 1) // parallel))
     else:
-        from nativejobs.k8s.connect import open_backend
+        from nativejobs.k8s.backend import open_backend
 
         runner = open_backend(s.name, namespace=namespace, cluster_config=cluster_config,
                               kubeconfig=kubeconfig)
@@ -361,7 +361,7 @@ def drive(name: Annotated[str, typer.Argument(help="experiment name")], store: S
           namespace: NamespaceOpt = None, cluster_config: ClusterConfigOpt = None,
           max_parallel: Annotated[int | None, typer.Option(min=1)] = None) -> None:
     """The in-cluster controller of `submit --detach`: runs the recorded spec on Jobs."""
-    from nativejobs.k8s.connect import open_backend
+    from nativejobs.k8s.backend import open_backend
 
     st = _default_store(store)
     s = ExperimentSpec.model_validate(_run_record(st, name)["spec"])
@@ -600,7 +600,8 @@ def cancel(name: Annotated[str, typer.Argument(help="experiment name")], store: 
     _run_record(st, name)  # a typo'd name fails here, not silently
     st.put_json(_cancel_path(name), {"requested_at": time.time()})
     if backend == "k8s":
-        from nativejobs.backends.k8s import KubeClient, delete_jobs
+        from nativejobs.k8s.backend import delete_jobs
+        from nativejobs.k8s.client import KubeClient
 
         kube = KubeClient(namespace or "nativejobs", kubeconfig_path=kubeconfig)
         delete_jobs(kube, name)
@@ -624,7 +625,8 @@ def logs(name: Annotated[str, typer.Argument(help="experiment name")],
         _fail(f"step {short_repr(step)} matches {len(matches)} steps of {name}; give more of the key", 2)
     s = matches[0]
     if backend == "k8s":
-        from nativejobs.backends.k8s import KubeClient, pod_log
+        from nativejobs.k8s.backend import pod_log
+        from nativejobs.k8s.client import KubeClient
 
         kube = KubeClient(namespace or "nativejobs", kubeconfig_path=kubeconfig)
         text = pod_log(kube, s["key"])

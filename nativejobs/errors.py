@@ -3,8 +3,11 @@
 NativeJobsError                 base of everything we raise on purpose
 ├── SpecError                   the spec file is unreadable or invalid (CLI exit 2)
 ├── StoreError                  the artifact store failed or was misconfigured
-│   └── StoreNotFoundError      a path that should exist in the store does not
+│   ├── StoreNotFoundError      a path that should exist in the store does not
+│   └── ArtifactDamagedError    a done step's output no longer matches its marker (step exit 4)
 ├── BackendError                a backend could not launch, observe or cancel a step
+│   └── ClusterError            the Kubernetes API refused a call (``nativejobs.k8s.errors``:
+│                               NotFound, Conflict, Gone, Forbidden, Unreachable)
 ├── RunFailedError              a run ended with failed steps (CLI exit 1)
 ├── ReportInputError            result records or report options are unusable (CLI exit 2)
 └── StepInputError              a step's input or config is bad; never retried (step exit 3)
@@ -17,8 +20,8 @@ from __future__ import annotations
 
 import reprlib
 
-__all__ = ["MAX_QUOTE", "BackendError", "NativeJobsError", "ReportInputError", "RunFailedError",
-           "SpecError", "StepInputError", "StoreError", "StoreNotFoundError", "short_repr",
+__all__ = ["MAX_QUOTE", "ArtifactDamagedError", "BackendError", "NativeJobsError", "ReportInputError",
+           "RunFailedError", "SpecError", "StepInputError", "StoreError", "StoreNotFoundError", "short_repr",
            "short_text"]
 
 MAX_QUOTE = 200  # characters of a value an error message quotes
@@ -87,6 +90,11 @@ class StoreError(NativeJobsError):
 
 class StoreNotFoundError(StoreError):
     """When a path is missing from the store."""
+
+
+class ArtifactDamagedError(StoreError):
+    """When a step's output no longer matches what its marker vouches for (truncated, altered,
+    missing): the step's marker is moved aside, so the step is recomputed. Retryable."""
 
 
 class BackendError(NativeJobsError):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
+from nativejobs.exit_codes import EXIT_BAD_INPUT, EXIT_INPUT_DAMAGED
 from nativejobs.plan import Plan, Step
 from nativejobs.store import Store, stale_inputs, step_dir
 
@@ -23,7 +24,6 @@ __all__ = ["Attempt", "Backend", "Observation", "Orchestrator", "Outcome", "RunS
 
 log = logging.getLogger(__name__)
 
-EXIT_BAD_INPUT = 3
 # Launches are recorded (attempts.json saved) a batch at a time: a save per step made a pass over a
 # big plan O(steps²) in bytes written, and one save for the whole pass would hold back the first
 # Job until every step's definition was written.
@@ -45,7 +45,7 @@ class Observation:
 class Outcome(StrEnum):
     DONE = "done"
     RETRY = "retry"  # costs one attempt of the budget
-    RETRY_FREE = "retry_free"  # preemption: costs nothing
+    RETRY_FREE = "retry_free"  # preemption, or an input found damaged (exit 4): costs nothing
     BAD_INPUT = "bad_input"  # exit 3: never retried
     LOST = "lost"  # launched, then gone unseen (the controller or the Job died): costs nothing
 
@@ -59,7 +59,7 @@ def classify(obs: Observation, *, has_marker: bool) -> Outcome:
         return Outcome.DONE
     if obs.exit_code == EXIT_BAD_INPUT:
         return Outcome.BAD_INPUT
-    if obs.reason in ("Evicted", "DisruptionTarget", "Preempted"):
+    if obs.exit_code == EXIT_INPUT_DAMAGED or obs.reason in ("Evicted", "DisruptionTarget", "Preempted"):
         return Outcome.RETRY_FREE
     return Outcome.RETRY
 
@@ -125,8 +125,9 @@ class Orchestrator:
 
     def __init__(self, plan: Plan, store: Store, backend: Backend, *, max_parallel: int,
                  retries: int, on_event: EventHandler | None = None,
-                 backoff_s: Callable[[int], float] = lambda n: min(60.0, 2.0 ** n)) -> None:
-        self.plan, self.store, self.backend = plan, store, backend
+                 backoff_s: Callable[[int], float] = lambda n: min(60.0, 2.0 ** n),
+                 clock: Callable[[], float] = time.time) -> None:
+        self.plan, self.store, self.backend, self.clock = plan, store, backend, clock
         self.max_parallel, self.retries, self.backoff_s = max_parallel, retries, backoff_s
         self.on_event = on_event or (lambda *_: None)
         self.steps = plan.by_key()
@@ -229,7 +230,7 @@ class Orchestrator:
             tries.append(Attempt(len(tries) + 1, LAUNCHED, None, "", None))
         attempt = tries[-1]
         attempt.outcome, attempt.exit_code, attempt.reason = outcome.value, exit_code, reason
-        attempt.finished_at = time.time()
+        attempt.finished_at = self.clock()
         return attempt
 
     def _close_lost(self, observed: dict[str, Observation]) -> int:
@@ -265,7 +266,7 @@ class Orchestrator:
         tries = self.attempts.get(step.key, [])
         last = tries[-1] if tries else None
         if (last and last.finished_at and last.outcome != Outcome.LOST
-                and time.time() < last.finished_at + self.backoff_s(len(tries))):
+                and self.clock() < last.finished_at + self.backoff_s(len(tries))):
             return State.WAITING
         return State.READY
 

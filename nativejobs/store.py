@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from nativejobs.errors import StoreError, StoreNotFoundError
+from nativejobs.errors import ArtifactDamagedError, StoreError, StoreNotFoundError
 
 __all__ = ["INVALID_DIR", "MARKER", "MARKER_FORMAT_VERSION", "ArtifactDamagedError", "FileStore",
            "S3Store", "Store", "file_digest", "is_vouched", "manifest_digest", "mismatch", "open_store",
@@ -50,11 +50,6 @@ MARKER = "_SUCCESS.json"
 MARKER_FORMAT_VERSION = 1
 INVALID_DIR = "_invalid"
 _CHUNK = 1 << 20  # streaming hash: a 1 MiB buffer whatever the artifact's size
-
-
-class ArtifactDamagedError(StoreError):
-    """When a step's output no longer matches what its marker vouches for (truncated, altered,
-    missing): the step's marker is moved aside, so the step is recomputed. Retryable."""
 
 
 def step_dir(kind: str, key: str) -> str:

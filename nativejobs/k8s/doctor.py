@@ -29,6 +29,7 @@ from typing import Any
 
 from nativejobs.errors import NativeJobsError
 from nativejobs.k8s.config import CONFIG_MAP_NAME, ClusterConfig
+from nativejobs.k8s.errors import ClusterError, UnreachableError
 from nativejobs.store import open_store
 
 __all__ = ["CONTROLLER_ACCESS", "FORBIDDEN_ACCESS", "Access", "Check", "doctor"]
@@ -112,7 +113,7 @@ def doctor(
         return checks
     from kubernetes.config import ConfigException
 
-    from nativejobs.backends.k8s import api_client
+    from nativejobs.k8s.client import api_client
 
     try:
         api = api_client(kubeconfig)
@@ -170,17 +171,21 @@ def _check_store(store_uri: str, endpoint_url: str | None) -> Check:
 def _check_identity(api: Any) -> Check:
     """Ask the API server who we are (SelfSubjectReview needs no RBAC grant)."""
     from kubernetes import client
-    from kubernetes.client.rest import ApiException
     from urllib3.exceptions import HTTPError
 
+    from nativejobs.k8s.client import call_mapped
+
     try:
-        review = client.AuthenticationV1Api(api).create_self_subject_review(
+        review = call_mapped(
+            client.AuthenticationV1Api(api).create_self_subject_review,
             client.V1SelfSubjectReview(api_version="authentication.k8s.io/v1", kind="SelfSubjectReview"),
-            _request_timeout=_TIMEOUT_S,
+            what="a SelfSubjectReview", _request_timeout=_TIMEOUT_S,
         )
-    except ApiException as e:
-        return Check("kube: identity", False, f"the API server refused a SelfSubjectReview: "
-                     f"{e.status} {e.reason}; check the credentials")
+    except UnreachableError as e:
+        return Check("kube: identity", False, f"cannot reach the API server at "
+                     f"{api.configuration.host}: {e}")
+    except ClusterError as e:
+        return Check("kube: identity", False, f"the API server refused it: {e}; check the credentials")
     except HTTPError as e:
         return Check("kube: identity", False, f"cannot reach the API server at "
                      f"{api.configuration.host}: {e}")
@@ -190,7 +195,8 @@ def _check_identity(api: Any) -> Check:
 def _check_access(api: Any, namespace: str, access: Access, *, want: bool) -> Check:
     """One SelfSubjectAccessReview; ok when the answer is ``want``."""
     from kubernetes import client
-    from kubernetes.client.rest import ApiException
+
+    from nativejobs.k8s.client import call_mapped
 
     name = f"rbac: {'can' if want else 'cannot'} {access}"
     attrs = client.V1ResourceAttributes(
@@ -207,10 +213,10 @@ def _check_access(api: Any, namespace: str, access: Access, *, want: bool) -> Ch
         spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=attrs),
     )
     try:
-        status = client.AuthorizationV1Api(api).create_self_subject_access_review(
-            review, _request_timeout=_TIMEOUT_S).status
-    except ApiException as e:
-        return Check(name, False, f"the SelfSubjectAccessReview failed: {e.status} {e.reason}")
+        status = call_mapped(client.AuthorizationV1Api(api).create_self_subject_access_review,
+                             review, what="the SelfSubjectAccessReview", _request_timeout=_TIMEOUT_S).status
+    except ClusterError as e:
+        return Check(name, False, str(e))
     allowed = bool(status.allowed)
     detail = f"{'allowed' if allowed else 'denied'} in namespace {namespace}"
     if allowed != want:

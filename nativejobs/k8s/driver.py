@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
-from nativejobs.backends.k8s import KubeClient
-from nativejobs.errors import NativeJobsError, SpecError
+from nativejobs.errors import BackendError, SpecError
+from nativejobs.k8s.backend import cluster_settings
+from nativejobs.k8s.client import KubeClient
 from nativejobs.k8s.config import CONFIG_MAP_NAME, ClusterConfig
-from nativejobs.k8s.connect import cluster_settings
+from nativejobs.k8s.errors import ConflictError
 from nativejobs.k8s.render import CONTAINER_SECURITY, MANAGED_BY, pod_security, store_env
 
 __all__ = ["LABEL_COMPONENT", "driver_name", "render_driver_job", "submit_driver"]
@@ -77,10 +76,9 @@ def submit_driver(experiment: str, store_uri: str, *, namespace: str | None,
     body = render_driver_job(experiment, store_uri, config, max_parallel=max_parallel)
     name = body["metadata"]["name"]
     try:
-        kube.call(kube.batch.create_namespaced_job, kube.namespace, body)
-    except ApiException as e:
-        if e.status != 409:
-            raise NativeJobsError(f"creating the driver Job {name} failed: {e.status} {e.reason}") from e
+        kube.call(kube.batch.create_namespaced_job, kube.namespace, body,
+                  what=f"creating the driver Job {name}")
+    except ConflictError:
         _replace_finished(kube, name, body)
     return f"Job {name} in namespace {kube.namespace}"
 
@@ -89,16 +87,15 @@ def _replace_finished(kube: KubeClient, name: str, body: dict[str, Any]) -> None
     existing = kube.call(kube.batch.read_namespaced_job, name, kube.namespace)
     if not (existing.status and (existing.status.succeeded or existing.status.failed)
             and not existing.status.active):
-        raise NativeJobsError(f"a controller for this experiment is already running (Job {name} in "
+        raise BackendError(f"a controller for this experiment is already running (Job {name} in "
                               f"{kube.namespace}); follow it with `nativejobs status`")
     kube.call(kube.batch.delete_namespaced_job, name, kube.namespace, propagation_policy="Foreground")
     for _ in range(60):  # Foreground: the old Job is gone once its pods are
         try:
-            kube.call(kube.batch.create_namespaced_job, kube.namespace, body)
+            kube.call(kube.batch.create_namespaced_job, kube.namespace, body,
+                      what=f"creating the driver Job {name}")
             return
-        except ApiException as e:
-            if e.status != 409:
-                raise
+        except ConflictError:
             time.sleep(1)
-    raise NativeJobsError(f"the finished driver Job {name} was not removed within a minute; "
+    raise BackendError(f"the finished driver Job {name} was not removed within a minute; "
                           f"delete it (kubectl delete job {name} -n {kube.namespace}) and submit again")

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from nativejobs.errors import SpecError
+from nativejobs.exit_codes import EXIT_BAD_INPUT
 from nativejobs.host_inputs import MIRROR_ENV, mirror_uri
 from nativejobs.k8s.config import ClusterConfig
 from nativejobs.plan import Plan, Step, StepNeeds
@@ -47,7 +48,6 @@ TITLE_ANNOTATION = "nativejobs.io/title"
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 CONTAINER = "step"
 CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-EXIT_BAD_INPUT = 3  # the step entrypoint's "never retry" code
 
 
 def selector(experiment: str | None = None) -> str:

@@ -1,6 +1,7 @@
 """Step entrypoint: ``python -m nativejobs.steps run --store URI --step KIND/KEY``.
 
-Exit codes: 0 done (marker written), 3 bad input or config (never retried), other = retryable.
+Exit codes (``nativejobs.exit_codes``): 0 done (marker written), 3 bad input or config (never
+retried), 4 an input step's output is damaged (a free retry once it is redone), other = retryable.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from nativejobs.errors import NativeJobsError, StepInputError
+from nativejobs.errors import ArtifactDamagedError, NativeJobsError, StepInputError
+from nativejobs.exit_codes import EXIT_BAD_INPUT, EXIT_INPUT_DAMAGED, EXIT_OK, EXIT_RETRYABLE
 from nativejobs.host_inputs import MIRROR_ENV, mirror_params
 from nativejobs.store import Store, open_store, step_dir
 
-EXIT_OK, EXIT_RETRYABLE, EXIT_BAD_INPUT = 0, 1, 3
+__all__ = ["EXIT_BAD_INPUT", "EXIT_INPUT_DAMAGED", "EXIT_OK", "EXIT_RETRYABLE", "main", "run_step"]
 
 
 class _StepTag(logging.Filter):
@@ -136,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         except (StepInputError, ValidationError) as e:
             print(f"error: bad input: {e}", flush=True)
             return EXIT_BAD_INPUT
+        except ArtifactDamagedError as e:  # an input step's fault: its marker is moved aside
+            print(f"error: {e}", flush=True)
+            return EXIT_INPUT_DAMAGED
         except NativeJobsError as e:
             print(f"error: {e}", flush=True)
             return EXIT_RETRYABLE

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from nativejobs.backends.k8s import KubeClient, KubernetesBackend
+from nativejobs.k8s.backend import KubernetesBackend
+from nativejobs.k8s.client import KubeClient
 from nativejobs.k8s.config import ClusterConfig
 from nativejobs.orchestrate import Orchestrator, RunStatus, State
 from nativejobs.plan import Plan, build_plan
@@ -209,7 +210,7 @@ def test_a_watch_from_an_old_version_keeps_up(kube: KubeCluster, namespace: str)
     """Whether the server still has version 1 (a young cluster) or answers 410 Gone (after a
     compaction), the mirror ends up watching and sees what follows; the 410 branch itself is
     unit-tested in tests/unit/k8s/test_job_status.py."""
-    from nativejobs.backends.k8s import _Mirror
+    from nativejobs.k8s.client import Mirror as _Mirror
 
     kc = KubeClient(namespace, kubeconfig_path=kube.kubeconfig)
     mirror = _Mirror(kc, kc.core.list_namespaced_config_map, "nativejobs-test=mirror")

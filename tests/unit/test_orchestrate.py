@@ -9,6 +9,8 @@ step definitions are the real files. Backoff is ``lambda n: 0`` unless a test is
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,8 @@ CLASSIFY = [
     pytest.param(obs("failed", 137, "Evicted"), False, Outcome.RETRY_FREE, id="evicted"),
     pytest.param(obs("failed", None, "DisruptionTarget"), False, Outcome.RETRY_FREE,
                  id="disruption-target"),
+    pytest.param(obs("failed", 4), False, Outcome.RETRY_FREE, id="exit-4-input-damaged"),
+    pytest.param(obs("failed", 4), True, Outcome.DONE, id="marker-wins-over-exit-4"),
     pytest.param(obs("failed", 1), False, Outcome.RETRY, id="exit-1"),
     pytest.param(obs("failed", 137, "OOMKilled"), False, Outcome.RETRY, id="oom-killed"),
     pytest.param(obs("failed", None, "DeadlineExceeded"), False, Outcome.RETRY, id="deadline"),
@@ -133,14 +137,15 @@ def backend(store: FileStore) -> FakeBackend:
 
 def orchestrator(plan: Plan, store: Store, backend: FakeBackend, *, max_parallel: int = 4,
                  retries: int = 1, backoff: float = 0.0,
-                 events: list[Any] | None = None) -> Orchestrator:
+                 events: list[Any] | None = None,
+                 clock: Callable[[], float] = time.time) -> Orchestrator:
     """An Orchestrator with a constant backoff; ``events`` collects (what, key, message)."""
     def on_event(what: str, step: Step, message: str) -> None:
         if events is not None:
             events.append((what, step.key, message))
 
     return Orchestrator(plan, store, backend, max_parallel=max_parallel, retries=retries,
-                        backoff_s=lambda n: backoff, on_event=on_event)
+                        backoff_s=lambda n: backoff, on_event=on_event, clock=clock)
 
 
 def one(plan: Plan, kind: str, **labels: str) -> Step:
@@ -370,6 +375,45 @@ def test_eviction_does_not_spend_the_budget(plan: Plan, store: FileStore, backen
 
     status = drive(orch, backend, store)
     assert status.succeeded
+
+
+def test_a_step_that_finds_its_input_damaged_retries_free_after_the_input_is_redone(
+        plan: Plan, store: FileStore, backend: FakeBackend) -> None:
+    prepare = one(plan, "prepare", what="native sample")
+    train = one(plan, "train", condition="native")
+    orch = orchestrator(plan, store, backend, retries=0)
+    orch.reconcile(store.uri)
+    backend.finish(prepare.key)
+    orch.reconcile(store.uri)  # train launched on prepare's output
+    # What the step entrypoint does on an integrity mismatch: the producer's marker moves aside,
+    # and the consumer exits 4.
+    store.invalidate_marker("prepare", prepare.key, "data.jsonl is truncated")
+    backend.finish(train.key, marker=False, exit_code=4)
+
+    status = orch.reconcile(store.uri)
+
+    assert [a.outcome for a in orch.attempts[train.key]] == ["retry_free"]
+    assert backend.attempts_of(prepare.key) == [1, 2]  # redone first
+    assert status.states[train.key] is State.WAITING
+    assert drive(orch, backend, store).succeeded  # with no retry budget at all
+    assert backend.attempts_of(train.key) == [1, 2]
+
+
+def test_backoff_is_measured_on_the_injected_clock(plan: Plan, store: FileStore,
+                                                   backend: FakeBackend) -> None:
+    now = [1000.0]
+    prepare = one(plan, "prepare", what="native sample")
+    orch = orchestrator(plan, store, backend, retries=3, backoff=60, clock=lambda: now[0])
+    orch.reconcile(store.uri)
+    backend.finish(prepare.key, marker=False, exit_code=1)
+
+    assert orch.reconcile(store.uri).states[prepare.key] is State.WAITING
+    assert orch.attempts[prepare.key][0].finished_at == 1000.0
+    now[0] += 59.0
+    assert orch.reconcile(store.uri).states[prepare.key] is State.WAITING
+    now[0] += 1.0
+    assert orch.reconcile(store.uri).states[prepare.key] is State.RUNNING  # relaunched
+    assert backend.attempts_of(prepare.key) == [1, 2]
 
 
 def test_retry_budget_survives_a_new_orchestrator(plan: Plan, store: FileStore,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from nativejobs.backends.k8s import retry_delay
-from nativejobs.backends.k8s_status import explain_pending, job_observation
+from nativejobs.k8s.client import retry_delay
+from nativejobs.k8s.status import explain_pending, job_observation
 
 
 def job(*conditions: tuple[str, str], suspend: bool = False, queue: str | None = None) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def test_retry_delay_backs_off_exponentially_with_jitter(status: int | None) -> 
 def test_calls_are_retried_on_429_with_retry_after_then_succeed() -> None:
     from kubernetes.client.exceptions import ApiException
 
-    from nativejobs.backends.k8s import call_with_retries
+    from nativejobs.k8s.client import call_with_retries
 
     slept: list[float] = []
     answers: list[Any] = [ApiException(status=429), ApiException(status=503), "created"]
@@ -107,8 +107,8 @@ def test_a_client_error_is_not_retried_and_a_lasting_outage_gives_up() -> None:
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import NewConnectionError
 
-    from nativejobs.backends.k8s import call_with_retries
     from nativejobs.errors import NativeJobsError
+    from nativejobs.k8s.client import call_with_retries
 
     calls: list[int] = []
 
@@ -132,7 +132,7 @@ def test_a_client_error_is_not_retried_and_a_lasting_outage_gives_up() -> None:
 def test_a_watch_answered_410_gone_relists_at_once_and_watches_again() -> None:
     from kubernetes.client.exceptions import ApiException
 
-    from nativejobs.backends.k8s import _Mirror
+    from nativejobs.k8s.client import Mirror as _Mirror
 
     mirror = _Mirror(None, lambda *a, **k: None, "x=y")  # type: ignore[arg-type]
     happened: list[str] = []
@@ -178,7 +178,7 @@ def _pod(name: str, version: str, phase: str = "Pending", **metadata: Any) -> di
 def test_a_watch_reads_plain_json_events_into_the_mirror_and_a_410_ends_it() -> None:
     from kubernetes.client.exceptions import ApiException
 
-    from nativejobs.backends.k8s import _Mirror
+    from nativejobs.k8s.client import Mirror as _Mirror
 
     resp = _RawWatch([
         {"type": "ADDED", "object": _pod("a", "5")},
