@@ -506,10 +506,12 @@ class JudgeSpec(_KeyedByEnv):
         return self
 
 
-_OWN_KINDS = ("extractive_qa", "math_cot", "multiple_choice")  # the project's own implementations
 BenchmarkKind = Literal["tydiqa", "cmmlu", "ceval", "xquad", "mgsm", "okapi_mmlu", "mmmlu",
-                        "extractive_qa", "math_cot", "multiple_choice", "open_qa"]
-_GENERATIVE = ("tydiqa", "xquad", "mgsm", "extractive_qa", "math_cot", "open_qa")
+                        "open_qa"]
+_GENERATIVE = ("tydiqa", "xquad", "mgsm", "open_qa")
+# The project's own pre-harness kinds, removed: the harness kind that scores the same files.
+_REMOVED_KINDS = {"extractive_qa": "xquad (or tydiqa)", "math_cot": "mgsm",
+                  "multiple_choice": "cmmlu (or ceval, okapi_mmlu, mmmlu)"}
 
 
 class BenchmarkSpec(_Model):
@@ -521,8 +523,7 @@ class BenchmarkSpec(_Model):
     by default (``dataset``/``revision`` pick another id or revision); ``path`` and ``dev_path``
     replace it with local or ``s3://`` files in the upstream format: a file, a folder or a glob
     (CMMLU and C-Eval: one file per subject; every subject found is scored, with a per-subject
-    and an aggregate score). ``extractive_qa``, ``math_cot`` and ``multiple_choice`` are the
-    project's own implementations of XQuAD, MGSM and CMMLU prompts on files. ``open_qa``:
+    and an aggregate score). ``open_qa``:
     open-ended questions (JSON lines of ``id`` and ``prompt``), answered in the fine-tuning
     template and rated by the LLM ``judges`` (the judge step).
     """
@@ -558,6 +559,14 @@ class BenchmarkSpec(_Model):
             return {**data, "shots": harness_benchmark(data["kind"]).shots}
         return data
 
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _not_removed(cls, v: Any) -> Any:
+        if isinstance(v, str) and v in _REMOVED_KINDS:
+            raise ValueError(f"kind {v} was removed; use kind {_REMOVED_KINDS[v]}, which "
+                             "lm-evaluation-harness scores")
+        return v
+
     @field_validator("path", "dev_path")
     @classmethod
     def _resolve(cls, v: str | None, info: ValidationInfo) -> str | None:
@@ -568,7 +577,7 @@ class BenchmarkSpec(_Model):
         if self.kind == "open_qa" and (self.shots or self.dev_path):
             raise ValueError(f"benchmark {self.name!r} of kind open_qa is zero-shot; give it no "
                              "shots or dev_path")
-        problem = (self._harness_problem() if self.kind in HARNESS_KINDS else self._own_problem())
+        problem = self._harness_problem() if self.kind in HARNESS_KINDS else self._open_qa_problem()
         if problem:
             raise ValueError(f"benchmark {self.name!r}: {problem}")
         if self.judges is not None and self.kind != "open_qa":
@@ -578,13 +587,11 @@ class BenchmarkSpec(_Model):
                              "log-likelihood and generates nothing; remove max_new_tokens")
         return self
 
-    def _own_problem(self) -> str | None:
+    def _open_qa_problem(self) -> str | None:
         if self.path is None:
-            return f"kind {self.kind} reads files; give a path"
+            return "kind open_qa reads files; give a path"
         if self.dataset or self.revision or self.chat_template:
             return "dataset, revision and chat_template are for the lm-eval kinds only"
-        if self.shots and not self.dev_path:
-            return f"has shots {self.shots} but no dev_path"
         return None
 
     def _harness_problem(self) -> str | None:

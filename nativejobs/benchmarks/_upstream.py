@@ -14,17 +14,35 @@ import functools
 import glob
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from nativejobs.benchmarks._files import bad_file, csv_rows
 from nativejobs.errors import StepInputError, StoreError
+from nativejobs.json_lines import JsonLineError, iter_json_lines
 
-__all__ = ["DATA_SUFFIXES", "expand", "read_rows", "read_split", "subject_of"]
+__all__ = ["DATA_SUFFIXES", "bad_file", "expand", "read_rows", "read_split", "subject_of"]
 
 DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".parquet")
 Row = dict[str, Any]
+
+
+def bad_file(path: str, problem: str, fix: str) -> StepInputError:
+    """The error for a malformed benchmark file: the file, what is wrong, what to do."""
+    return StepInputError(f"benchmark file {path}: {problem}; {fix}")
+
+
+def _csv_rows_of(path: str, reader: Any) -> Iterator[Any]:
+    """The rows of a ``csv`` reader; csv's own errors (a field over its size limit, a NUL byte)
+    become a StepInputError naming the line."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise bad_file(path, f"line {reader.line_num + 1} is not valid CSV ({e})",
+                           "fix the file") from None
 
 
 def _split_s3(uri: str) -> tuple[str, str]:
@@ -95,7 +113,7 @@ def expand(source: str) -> list[str]:
 def _csv_rows(uri: str, text: str, delimiter: str) -> list[Row]:
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     rows = []
-    for row in csv_rows(uri, reader):
+    for row in _csv_rows_of(uri, reader):
         if None in row:
             raise bad_file(uri, f"line {reader.line_num} has more fields than the header",
                            "quote fields that contain the delimiter")
@@ -122,18 +140,14 @@ def _json_rows(uri: str, text: str) -> list[Row]:
 
 def _jsonl_rows(uri: str, text: str) -> list[Row]:
     rows = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise bad_file(uri, f"line {n} is not JSON ({e.msg})", "give one object a line") from e
-        except RecursionError:
-            raise bad_file(uri, f"line {n} is nested too deeply", "give one object a line") from None
-        if not isinstance(row, dict):
-            raise bad_file(uri, f"line {n} is not an object", "give one object a line")
-        rows.append(row)
+    try:
+        for n, row in iter_json_lines(text):
+            if not isinstance(row, dict):
+                raise bad_file(uri, f"line {n} is not an object", "give one object a line")
+            rows.append(row)
+    except JsonLineError as e:
+        problem = "is nested too deeply" if e.is_too_deep else f"is not JSON ({e.why})"
+        raise bad_file(uri, f"line {e.line} {problem}", "give one object a line") from e
     return rows
 
 
@@ -211,7 +225,7 @@ def _mgsm_tsv_rows(uri: str, text: str) -> list[Row]:
     """url-nlp's headerless MGSM TSV (question, number) -> the hub's test rows."""
     reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
     rows = []
-    for fields in csv_rows(uri, reader):
+    for fields in _csv_rows_of(uri, reader):
         if not fields:
             continue
         if len(fields) != 2:

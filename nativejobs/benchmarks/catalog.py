@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
-    "HARNESS_KINDS", "HARNESS_VERSION", "LEGACY_KINDS", "TASK_VERSIONS", "HarnessBenchmark",
-    "harness_benchmark",
+    "HARNESS_KINDS", "HARNESS_VERSION", "TASK_VERSIONS", "HarnessBenchmark", "harness_benchmark",
 ]
 
 HARNESS_VERSION = "0.4.13"  # lm-eval on PyPI; keep equal to the worker extra's pin
@@ -129,8 +128,6 @@ _CATALOG: tuple[HarnessBenchmark, ...] = (
 _BY_KIND = {b.kind: b for b in _CATALOG}
 
 HARNESS_KINDS: tuple[str, ...] = tuple(_BY_KIND)
-# The project's own implementations (kept; the quickstart's original kinds) and open QA.
-LEGACY_KINDS: tuple[str, ...] = ("extractive_qa", "math_cot", "multiple_choice")
 
 
 def harness_benchmark(kind: str) -> HarnessBenchmark:

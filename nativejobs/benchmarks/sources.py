@@ -91,8 +91,8 @@ def check_sources(spec: Any, *, list_hub_files: HubLister | None = None) -> list
     out: list[SourceCheck] = []
     for bench in spec.benchmarks:
         for lang in bench.languages or spec.languages:
-            if bench.kind not in HARNESS_KINDS:
-                out.append(_check_own(bench, lang))
+            if bench.kind not in HARNESS_KINDS:  # open_qa, the only other kind
+                out.append(_check_open_qa(bench, lang))
             elif bench.path is None:
                 out.append(_check_hub(bench, lang, list_hub_files or _hf_list_files))
             else:
@@ -100,19 +100,16 @@ def check_sources(spec: Any, *, list_hub_files: HubLister | None = None) -> list
     return out
 
 
-def _check_own(bench: Any, lang: str) -> SourceCheck:
-    from nativejobs.benchmarks import load_items
+def _check_open_qa(bench: Any, lang: str) -> SourceCheck:
+    from nativejobs.benchmarks import open_qa
 
     path = bench.path.replace("{lang}", lang)
-    dev = bench.dev_path.replace("{lang}", lang) if bench.dev_path else None
-    where = path + (f" (few-shot: {dev})" if dev else "")
     try:
-        items = load_items(bench.kind, path=path, language=lang, shots=bench.shots, limit=None,
-                           dev_path=dev)
+        items = open_qa.load(path=path, language=lang, shots=bench.shots, limit=None)
     except NativeJobsError as e:
-        return SourceCheck(bench.name, bench.kind, lang, "test", where, "error", str(e))
-    return SourceCheck(bench.name, bench.kind, lang, "test", where, "ok",
-                       f"{len(items)} items", files=1 + bool(dev), rows=len(items))
+        return SourceCheck(bench.name, bench.kind, lang, "test", path, "error", str(e))
+    return SourceCheck(bench.name, bench.kind, lang, "test", path, "ok", f"{len(items)} items",
+                       files=1, rows=len(items))
 
 
 def _check_files(bench: Any, lang: str) -> list[SourceCheck]:

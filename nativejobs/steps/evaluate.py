@@ -12,8 +12,7 @@ Outputs:
     ``tasks/*.yaml``           the generated lm-eval group configs that ran
 
 Harness kinds (``nativejobs.benchmarks.catalog``) run through lm-evaluation-harness in one call
-on the loaded model (``engine.harness_lm()``). The project's own kinds (``extractive_qa``,
-``math_cot``, ``multiple_choice``) and ``open_qa`` run on the engine directly. ``open_qa``
+on the loaded model (``engine.harness_lm()``). ``open_qa`` runs on the engine directly: its
 questions are answered greedily in the template the model was fine-tuned with (``template``:
 Alpaca or chat) and give no record here: their predictions (id, question, answer) are what the
 judge steps rate.
@@ -36,8 +35,7 @@ VERSION = 1
 class Benchmark(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
-    kind: Literal["tydiqa", "cmmlu", "ceval", "xquad", "mgsm", "okapi_mmlu", "mmmlu",
-                  "extractive_qa", "math_cot", "multiple_choice", "open_qa"]
+    kind: Literal["tydiqa", "cmmlu", "ceval", "xquad", "mgsm", "okapi_mmlu", "mmmlu", "open_qa"]
     path: str | None = None
     dev_path: str | None = None
     dataset: str | None = None
@@ -81,15 +79,14 @@ class EvaluateStep:
             for b in self.p.benchmarks if b.kind in HARNESS_KINDS]
 
     def setup(self) -> None:
-        from nativejobs.benchmarks import load_items
+        from nativejobs.benchmarks import open_qa
 
         lang = self.p.language
         # Read every benchmark's files before the model: a bad file fails in seconds.
         self.items = {
-            b.name: load_items(b.kind, path=(b.path or "").replace("{lang}", lang), language=lang,
-                               shots=b.shots, limit=b.limit,
-                               dev_path=b.dev_path.replace("{lang}", lang) if b.dev_path else None)
-            for b in self.p.benchmarks if b.kind not in HARNESS_KINDS
+            b.name: open_qa.load(path=(b.path or "").replace("{lang}", lang), language=lang,
+                                 shots=b.shots, limit=b.limit)
+            for b in self.p.benchmarks if b.kind == "open_qa"
         }
         if self.harness_runs:
             from nativejobs.benchmarks.harness import check_runs
@@ -104,17 +101,10 @@ class EvaluateStep:
                           len(self.p.benchmarks), self.engine.name)
 
     def _score(self, bench: Benchmark) -> Any:
-        from nativejobs.benchmarks import score_choices, score_generations
+        """An open_qa benchmark's answers (no metric: the judge steps rate them)."""
+        from nativejobs.benchmarks import open_qa
 
         items = self.items[bench.name]
-        if bench.kind == "multiple_choice":
-            pairs = [(it.context, c) for it in items for c in it.choices]
-            lls = self.engine.loglikelihood(pairs)
-            grouped, at = [], 0
-            for it in items:
-                grouped.append(lls[at : at + len(it.choices)])
-                at += len(it.choices)
-            return score_choices(items, grouped)
         outputs: list[str] = []
         size = self.engine.batch_size
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
@@ -123,13 +113,11 @@ class EvaluateStep:
             outputs += self.engine.generate([self._prompt(bench, it.prompt) for it in chunk],
                                             max_new_tokens=bench.max_new_tokens or chunk[0].max_new_tokens,
                                             stop=chunk[0].stop)
-        return score_generations(bench.kind, items, outputs)
+        return open_qa.score(items, outputs)
 
     def _prompt(self, bench: Benchmark, text: str) -> str:
-        """The prompt as the model sees it: open_qa questions in the fine-tuning template (as
-        the train step encoded a row without input), other benchmarks' prompts as built."""
-        if bench.kind != "open_qa":
-            return text
+        """The prompt as the model sees it: the question in the fine-tuning template (as the
+        train step encoded a row without input)."""
         if bench.template == "chat":
             return self.engine.chat_prompt(text)
         return self.engine.with_bos(alpaca_prompt({"instruction": text}))

@@ -36,7 +36,7 @@ def arm(name: str, lr: float) -> dict[str, Any]:
     return {"name": name, "lr": lr}
 
 
-def bench(name: str = "qa", kind: str = "extractive_qa", **extra: Any) -> dict[str, Any]:
+def bench(name: str = "qa", kind: str = "xquad", **extra: Any) -> dict[str, Any]:
     return {"name": name, "kind": kind, "path": f"bench/{name}.{{lang}}.json", **extra}
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from nativejobs.benchmarks import load_items
+from nativejobs.benchmarks import open_qa
 from nativejobs.steps._context import StepContext
 from nativejobs.steps.evaluate import EvaluateStep
 from nativejobs.store import FileStore, step_dir
@@ -49,7 +49,7 @@ def test_open_qa_is_answered_in_the_training_template(tmp_path: Path, template: 
                                                 "benchmarks": [bench]}, {}, {}, tmp_path,
                       logging.LoggerAdapter(logging.getLogger("test"), {}))
     step = EvaluateStep(ctx)
-    step.items = {"oqa": load_items("open_qa", path=str(questions), language="es", shots=0, limit=None)}
+    step.items = {"oqa": open_qa.load(path=str(questions), language="es", shots=0, limit=None)}
     step.engine = FakeEngine()
 
     metrics = step.run()

@@ -148,7 +148,7 @@ def rich_spec() -> dict[str, Any]:
                      "source": {"kind": "released", "path": "aya", "system": "google"}}],
         arms=[{"name": "a1", "lr": 1e-4},
               {"name": "multi", "lr": 1e-6, "mode": "multi", "conditions": ["native"]}],
-        benchmarks=[{"name": "qa", "kind": "extractive_qa", "path": "bench/qa.{lang}.json", "limit": 5},
+        benchmarks=[{"name": "qa", "kind": "xquad", "path": "bench/qa.{lang}.json", "limit": 5},
                     {"name": "xq", "kind": "xquad", "path": "bench/xquad.{lang}.json",
                      "languages": ["es", "ru"]},
                     {"name": "open", "kind": "open_qa", "path": "bench/open_{lang}.jsonl", "judges": ["j"]}],

@@ -82,7 +82,7 @@ def test_yaml_exponent_without_dot_is_a_float(tmp_path: Path) -> None:
         "data: {native: {path: n.jsonl}, english: {path: en.jsonl}}",
         "conditions: [{name: native}]", "models: [{name: m1, id: org/m}]",
         "arms: [{name: a1, lr: 1e-4}]",
-        "benchmarks: [{name: qa, kind: extractive_qa, path: q.json}]", "",
+        "benchmarks: [{name: qa, kind: xquad, path: q.json}]", "",
     ])
 
     spec = load_spec(spec_file(tmp_path, text))
@@ -93,7 +93,7 @@ def test_yaml_exponent_without_dot_is_a_float(tmp_path: Path) -> None:
 
 # -- one problem, one line -----------------------------------------------------------------------
 def _two_benchmarks(doc: dict[str, Any]) -> None:
-    doc["benchmarks"] = [bench("qa"), bench("mgsm", "math_cot", shots=2)]
+    doc["benchmarks"] = [bench("qa"), bench("mgsm", "mgsm", shots=2)]
 
 
 SINGLE_PROBLEMS = [
@@ -180,7 +180,7 @@ def test_duplicate_names_are_one_line_per_list(field: str) -> None:
 
 SOLE_ITEM_PROBLEMS = [
     pytest.param("languages", ["xx"], id="unknown-language"),
-    pytest.param("benchmarks", [bench("qa", shots=1)], id="benchmark-shots-without-dev"),
+    pytest.param("benchmarks", [bench("qa", "mgsm", shots=1)], id="benchmark-shots-without-dev"),
     pytest.param("models", [{"name": "m1", "id": ""}], id="model-empty-id"),
     pytest.param("conditions", [{"name": "translated", "kind": "translated"}],
                  id="condition-without-engine"),
@@ -324,7 +324,7 @@ def _expand(expected: str, base: Path) -> str:
 def test_paths_resolve_against_the_spec_folder(tmp_path: Path, field: str, written: str,
                                                expected: str, read: Any) -> None:
     base = (tmp_path / "study").resolve()
-    doc = make_spec()
+    doc = make_spec(benchmarks=[bench("qa", "mgsm", shots=0)])  # a kind that takes a dev_path
     set_path(doc, field, written)
 
     spec = parse_spec(doc, base_dir=base)
@@ -338,7 +338,7 @@ def test_load_spec_resolves_against_the_files_folder(tmp_path: Path) -> None:
         "name: tiny", "languages: [es]",
         "data: {native: {path: 'n/{lang}.jsonl'}, english: {path: ../en.jsonl}}",
         "conditions: [{name: native}]", "models: [{name: m1, id: org/m}]",
-        "benchmarks: [{name: qa, kind: extractive_qa, path: 's3://b/q.json'}]", "",
+        "benchmarks: [{name: qa, kind: xquad, path: 's3://b/q.json'}]", "",
     ])
 
     spec = load_spec(spec_file(folder, text))

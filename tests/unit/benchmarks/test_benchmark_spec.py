@@ -15,6 +15,9 @@ from nativejobs.spec import parse_spec
 from tests.unit.builders import bench, make_spec
 
 
+JUDGES = {"j": {"kind": "local", "model": "org/judge"}}  # open_qa needs one
+
+
 def spec(*benchmarks: dict[str, Any], languages: tuple[str, ...] = ("es", "ru", "zh")) -> Any:
     return parse_spec(make_spec(languages=list(languages), benchmarks=list(benchmarks)))
 
@@ -45,11 +48,23 @@ def test_harness_kinds_default_to_the_papers_shots_and_the_hub() -> None:
                  id="dev-without-path"),
     pytest.param({"name": "m", "kind": "okapi_mmlu", "max_new_tokens": 5},
                  "scored by log-likelihood and generates nothing", id="mc-cap"),
-    pytest.param(bench("qa", chat_template=True), "for the lm-eval kinds only", id="own-kind-chat"),
-    pytest.param({"name": "qa", "kind": "extractive_qa"}, "reads files; give a path", id="own-kind-path"),
+    pytest.param(bench("qa", "open_qa", chat_template=True), "for the lm-eval kinds only",
+                 id="open-qa-chat"),
+    pytest.param({"name": "qa", "kind": "open_qa"}, "reads files; give a path", id="open-qa-path"),
 ])
 def test_benchmark_problems(entry: dict[str, Any], message: str) -> None:
     assert message in problems(entry)
+
+
+@pytest.mark.parametrize(("kind", "instead"), [
+    pytest.param("extractive_qa", "xquad (or tydiqa)", id="extractive-qa"),
+    pytest.param("math_cot", "mgsm", id="math-cot"),
+    pytest.param("multiple_choice", "cmmlu (or ceval, okapi_mmlu, mmmlu)", id="multiple-choice"),
+])
+def test_a_removed_kind_names_the_field_the_value_and_the_harness_kind(kind: str, instead: str) -> None:
+    assert problems(bench("qa", kind)).splitlines() == [
+        f"benchmarks[0].kind: got {kind!r}; kind {kind} was removed; use kind {instead}, which "
+        "lm-evaluation-harness scores"]
 
 
 def test_a_harness_kind_without_languages_must_exist_in_every_spec_language() -> None:
@@ -65,9 +80,11 @@ def test_relative_paths_resolve_against_the_spec(tmp_path: Path) -> None:
 
 
 def test_evaluate_params_carry_the_harness_version_and_leave_unset_fields_out() -> None:
-    plan = build_plan(spec({"name": "x", "kind": "xquad", "limit": 2},
-                           {"name": "c", "kind": "cmmlu", "languages": ["zh"], "revision": "r"},
-                           bench("qa"), languages=("zh",)))
+    plan = build_plan(parse_spec(make_spec(
+        languages=["zh"], judges=JUDGES,
+        benchmarks=[{"name": "x", "kind": "xquad", "limit": 2},
+                    {"name": "c", "kind": "cmmlu", "languages": ["zh"], "revision": "r"},
+                    bench("qa", "open_qa")])))
     ev = next(s for s in plan.steps if s.kind == "evaluate")
     xquad, cmmlu, own = ev.params["benchmarks"]
     assert xquad == {"name": "x", "kind": "xquad", "path": None, "dev_path": None, "shots": 0,
@@ -80,12 +97,12 @@ def test_a_harness_version_bump_moves_only_harness_evaluations(monkeypatch: pyte
     import nativejobs.plan as plan_module
 
     def keys(*benchmarks: dict[str, Any]) -> dict[str, set[str]]:
-        plan = build_plan(parse_spec(make_spec(benchmarks=list(benchmarks))))
+        plan = build_plan(parse_spec(make_spec(benchmarks=list(benchmarks), judges=JUDGES)))
         return {k: {s.key for s in plan.steps if s.kind == k} for k in ("train", "evaluate")}
 
-    own, harness = keys(bench("qa")), keys({"name": "x", "kind": "xquad"})
+    own, harness = keys(bench("qa", "open_qa")), keys({"name": "x", "kind": "xquad"})
     monkeypatch.setattr(plan_module, "HARNESS_VERSION", "9.9.9")
-    assert keys(bench("qa")) == own
+    assert keys(bench("qa", "open_qa")) == own
     bumped = keys({"name": "x", "kind": "xquad"})
     assert bumped["train"] == harness["train"] and not bumped["evaluate"] & harness["evaluate"]
 

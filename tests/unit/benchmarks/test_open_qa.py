@@ -8,16 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from nativejobs.benchmarks import load_items, score_generations
-from nativejobs.benchmarks.open_qa import MAX_NEW_TOKENS, STOP
+from nativejobs.benchmarks.open_qa import MAX_NEW_TOKENS, STOP, load, score
 from nativejobs.errors import StepInputError
 
 
 @pytest.mark.parametrize("lang", ["en", "es", "ru", "zh"])
 def test_the_shared_question_sets_load_with_the_same_ids(data: Path, lang: str) -> None:
-    items = load_items("open_qa", path=str(data / "openqa" / f"test_{lang}.jsonl"), language=lang,
+    items = load(path=str(data / "openqa" / f"test_{lang}.jsonl"), language=lang,
                        shots=0, limit=None)
-    english = load_items("open_qa", path=str(data / "openqa" / "test_en.jsonl"), language="en",
+    english = load(path=str(data / "openqa" / "test_en.jsonl"), language="en",
                          shots=0, limit=None)
 
     assert len(items) == len({i.id for i in items}) == 50
@@ -30,16 +29,16 @@ def test_the_shared_question_sets_load_with_the_same_ids(data: Path, lang: str) 
 def test_limit_keeps_the_first_questions(write: Callable[[str, str], str]) -> None:
     path = write("q.jsonl", "\n".join(json.dumps({"id": f"q{i}", "prompt": f"P{i}"}) for i in range(5)))
 
-    items = load_items("open_qa", path=path, language="es", shots=0, limit=2)
+    items = load(path=path, language="es", shots=0, limit=2)
 
     assert [(i.id, i.prompt) for i in items] == [("q0", "P0"), ("q1", "P1")]
 
 
 def test_score_keeps_question_and_answer_and_computes_no_metric(write: Callable[[str, str], str]) -> None:
     path = write("q.jsonl", '{"id": 7, "prompt": "¿Qué hora es?"}\n\n{"id": "b", "prompt": "Hola"}\n')
-    items = load_items("open_qa", path=path, language="es", shots=0, limit=None)
+    items = load(path=path, language="es", shots=0, limit=None)
 
-    scored = score_generations("open_qa", items, [" Son las tres.\n### Instruction:\nmore", "¡Hola!"])
+    scored = score(items, [" Son las tres.\n### Instruction:\nmore", "¡Hola!"])
 
     assert scored.metrics == {} and scored.n == 2
     assert scored.records == [{"id": "7", "question": "¿Qué hora es?", "prediction": "Son las tres."},
@@ -60,7 +59,7 @@ def test_bad_files_name_the_file_and_the_line(write: Callable[[str, str], str], 
     path = write("bad.jsonl", text)
 
     with pytest.raises(StepInputError) as e:
-        load_items("open_qa", path=path, language="es", shots=0, limit=None)
+        load(path=path, language="es", shots=0, limit=None)
 
     assert str(e.value).startswith(f"benchmark file {path}: ") and problem in str(e.value)
 
@@ -69,4 +68,4 @@ def test_open_qa_is_zero_shot(write: Callable[[str, str], str]) -> None:
     path = write("q.jsonl", '{"id": "a", "prompt": "x"}\n')
 
     with pytest.raises(StepInputError, match="zero-shot; shots is 1"):
-        load_items("open_qa", path=path, language="es", shots=1, limit=None, dev_path=path)
+        load(path=path, language="es", shots=1, limit=None, dev_path=path)

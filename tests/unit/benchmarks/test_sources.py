@@ -29,11 +29,11 @@ def test_files_that_load_are_ok_with_their_row_counts(data: Path) -> None:
          "dev_path": str(data / "cmmlu/dev")},
         {"name": "mt", "kind": "okapi_mmlu", "path": str(FIXTURES / "m_mmlu/{lang}/test.jsonl"),
          "dev_path": str(FIXTURES / "m_mmlu/{lang}/train.jsonl")},
-        {"name": "qa", "kind": "extractive_qa", "path": str(data / "xquad/xquad.{lang}.json")})
+        {"name": "qa", "kind": "xquad", "path": str(data / "xquad/xquad.{lang}.json")})
     checks = check_sources(spec, list_hub_files=no_hub)
     assert [(c.benchmark, c.split, c.status) for c in checks] == [
         ("cmmlu", "test", "ok"), ("cmmlu", "dev", "ok"), ("mt", "test", "ok"), ("mt", "train", "ok"),
-        ("qa", "test", "ok")]
+        ("qa", "validation", "ok")]
     assert (checks[0].files, checks[0].rows) == (5, 169 + 148 + 164 + 160 + 165)
     assert "5 of 67 subjects" in checks[0].message
     assert checks[4].rows == 1190
