@@ -3,8 +3,8 @@
 Language tags by ``code_style``: ``nllb`` sets the tokenizer's source language and forces the
 target tag (``spa_Latn``) as the first generated token; ``madlad`` prefixes the input with
 ``<2es>``. Texts reach the model line by line by default (``segmentation: lines``): these are
-sentence-level models. ``backend: ctranslate2`` runs a model converted with
-``ct2-transformers-converter`` (``model`` is its folder, ``tokenizer`` the HF tokenizer).
+sentence-level models. The model is loaded and run by ``nativejobs.engines.seq2seq``
+(transformers, or CTranslate2 with ``backend: ctranslate2``); this module knows the languages.
 Attempt 0 is greedy; a retry samples with the attempt as seed.
 """
 
@@ -35,27 +35,19 @@ def madlad_tag(lang: str) -> str:
 
 class Seq2SeqTranslator:
     def __init__(self, cfg: EngineConfig) -> None:
-        import torch
-        from transformers import AutoTokenizer
-
-        from nativejobs.engines.models import resolve_model
+        from nativejobs.engines.seq2seq import Seq2SeqEngine
 
         assert cfg.model  # the spec requires it for this kind
         self.cfg = cfg
         self.batch_size = cfg.batch_size
         self.usage = {"segments": 0}
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.backend = "transformers" if cfg.backend == "auto" else cfg.backend
-        path = resolve_model(cfg.model)
-        self.tokenizer: Any = AutoTokenizer.from_pretrained(cfg.tokenizer or path)
-        if self.backend == "ctranslate2":
-            import ctranslate2
+        self.engine: Any = Seq2SeqEngine(cfg.model, tokenizer=cfg.tokenizer, backend=cfg.backend,
+                                         batch_size=cfg.batch_size)
+        self.backend, self.tokenizer = self.engine.backend, self.engine.tokenizer
 
-            self.model: Any = ctranslate2.Translator(path, device=self.device)
-        else:
-            from transformers import AutoModelForSeq2SeqLM
-
-            self.model = AutoModelForSeq2SeqLM.from_pretrained(path).to(self.device).eval()
+    @property
+    def model(self) -> Any:
+        return self.engine.model
 
     def _target_tag(self, tgt: str) -> tuple[str, int]:
         code = nllb_code(tgt)
@@ -75,44 +67,12 @@ class Seq2SeqTranslator:
         if not texts:
             return []
         inputs = self._inputs(texts, src, tgt)
+        first = self._target_tag(tgt)[0] if self.cfg.code_style == "nllb" else None
         self.usage["segments"] += len(texts)
-        out: list[str] = []
-        for i in range(0, len(inputs), self.batch_size):
-            chunk = inputs[i : i + self.batch_size]
-            run = self._ct2 if self.backend == "ctranslate2" else self._hf
-            out += run(chunk, tgt, attempt)
+        out = self.engine.generate(inputs, max_new_tokens=self.cfg.max_new_tokens, first_token=first,
+                                   temperature=0.0 if attempt == 0 else RETRY_TEMPERATURE,
+                                   seed=attempt)
         return [t.strip() for t in out]
 
-    def _hf(self, chunk: list[str], tgt: str, attempt: int) -> list[str]:
-        import torch
-
-        kw: dict[str, Any] = {"max_new_tokens": self.cfg.max_new_tokens}
-        if self.cfg.code_style == "nllb":
-            kw["forced_bos_token_id"] = self._target_tag(tgt)[1]
-        if attempt:
-            torch.manual_seed(attempt)
-            kw |= {"do_sample": True, "temperature": RETRY_TEMPERATURE}
-        else:
-            kw |= {"do_sample": False, "num_beams": 1}
-        enc = self.tokenizer(chunk, return_tensors="pt", padding=True, truncation=True).to(self.device)
-        with torch.inference_mode():
-            gen = self.model.generate(**enc, **kw)
-        return list(self.tokenizer.batch_decode(gen, skip_special_tokens=True))
-
-    def _ct2(self, chunk: list[str], tgt: str, attempt: int) -> list[str]:
-        tok = self.tokenizer
-        tokens = [tok.convert_ids_to_tokens(tok(t).input_ids) for t in chunk]
-        kw: dict[str, Any] = {"max_decoding_length": self.cfg.max_new_tokens, "beam_size": 1}
-        if self.cfg.code_style == "nllb":
-            kw["target_prefix"] = [[self._target_tag(tgt)[0]]] * len(chunk)
-        if attempt:
-            import ctranslate2
-
-            ctranslate2.set_random_seed(attempt)
-            kw |= {"sampling_topk": 0, "sampling_temperature": RETRY_TEMPERATURE}
-        results = self.model.translate_batch(tokens, **kw)
-        return [tok.decode(tok.convert_tokens_to_ids(r.hypotheses[0]), skip_special_tokens=True)
-                for r in results]
-
     def close(self) -> None:
-        self.model = None
+        self.engine = None
