@@ -36,11 +36,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nativejobs.benchmarks.catalog import HARNESS_KINDS, HARNESS_VERSION, TASK_VERSIONS, harness_benchmark
-from nativejobs.judge import PROMPT_VERSION
-from nativejobs.report._pairs import pairs_from_conditions
+from nativejobs.round_trips import pairs_from_conditions
 from nativejobs.spec import ArmSpec, ConditionSpec, ExperimentSpec, ModelSpec
-from nativejobs.steps import VERSIONS
-from nativejobs.steps.judge import answers_input
+from nativejobs.versions import JUDGE_PROMPT_VERSION, STEP_VERSIONS, answers_input
 
 __all__ = [
     "IMAGE_ROLE", "MULTI", "Plan", "Step", "StepInput", "StepNeeds", "build_plan", "canonical_json",
@@ -106,7 +104,7 @@ class Step:
 
     def definition(self) -> dict[str, Any]:
         """What the step entrypoint reads from ``_step.json``."""
-        return {"kind": self.kind, "key": self.key, "version": VERSIONS[self.kind],
+        return {"kind": self.kind, "key": self.key, "version": STEP_VERSIONS[self.kind],
                 "params": self.params, "labels": self.labels,
                 "inputs": [vars(i) for i in self.inputs]}
 
@@ -142,7 +140,7 @@ def canonical_json(obj: Any) -> str:
 
 
 def step_key(kind: str, params: dict[str, Any], inputs: tuple[StepInput, ...]) -> str:
-    doc = {"kind": kind, "v": VERSIONS[kind], "p": params,
+    doc = {"kind": kind, "v": STEP_VERSIONS[kind], "p": params,
            "in": sorted(f"{i.name}={i.path}" for i in inputs)}
     return hashlib.sha256(canonical_json(doc).encode()).hexdigest()[:24]
 
@@ -306,7 +304,7 @@ def _judges(spec: ExperimentSpec, ev: Step, lang: str) -> list[Step]:
         if not benches:
             continue
         inputs = tuple(_out(answers_input(b), ev, f"predictions/{b}.jsonl") for b in benches)
-        params = {"name": name, "judge": judge_params(spec, name), "prompt_version": PROMPT_VERSION,
+        params = {"name": name, "judge": judge_params(spec, name), "prompt_version": JUDGE_PROMPT_VERSION,
                   "language": lang, "benchmarks": benches}
         out.append(_step("judge", params, inputs, **ev.labels, judge=name))
     return out

@@ -4,7 +4,7 @@ The paper compares each round-trip set with the single-pass translation of the s
 (Google RTT with Google, Cohere RTT with Cohere). A round-trip condition's partner comes from:
 
 - a run's spec: the translated condition with the same ``engine`` (or the same ``source``),
-  when exactly one has it (``pairs_from_conditions``);
+  when exactly one has it (``pairs_from_conditions``, in ``nativejobs.round_trips``);
 - imported records: an optional ``pair`` column on the round-trip rows (``pairs_from_records``);
 - the command line: ``--pair google-rtt=google`` (wins over both).
 
@@ -15,32 +15,11 @@ and the report says so.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from nativejobs.report._tables import Record, ReportInputError
+from nativejobs.round_trips import pairs_from_conditions
 
 __all__ = ["check_pairs", "pairs_from_conditions", "pairs_from_records"]
-
-
-def pairs_from_conditions(conditions: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Round-trip condition → the translated condition made by the same system (spec conditions:
-    ``{name, kind, engine?, source?}``). A round trip whose system matches no translated
-    condition, or several, gets no partner."""
-    translated = [c for c in conditions if c.get("kind") == "translated"]
-    out = {}
-    for rtt in (c for c in conditions if c.get("kind") == "round_trip"):
-        system = _system(rtt)
-        same = [c["name"] for c in translated if system is not None and _system(c) == system]
-        if len(same) == 1:
-            out[rtt["name"]] = same[0]
-    return out
-
-
-def _system(condition: Mapping[str, Any]) -> tuple[str, Any] | None:
-    if condition.get("engine"):
-        return ("engine", condition["engine"])
-    source = condition.get("source")
-    return None if not source else ("source", sorted(dict(source).items()))
 
 
 def pairs_from_records(records: Sequence[Record]) -> dict[str, str]:

@@ -27,9 +27,10 @@ from pydantic import BaseModel, ConfigDict
 from nativejobs.benchmarks.catalog import HARNESS_KINDS
 from nativejobs.steps._context import StepContext
 from nativejobs.training.data import alpaca_prompt
+from nativejobs.versions import STEP_VERSIONS
 
 KIND = "evaluate"
-VERSION = 1
+VERSION = STEP_VERSIONS[KIND]  # kept in nativejobs/versions.py, which the planner reads
 
 
 class Benchmark(BaseModel):

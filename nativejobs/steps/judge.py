@@ -33,9 +33,10 @@ from nativejobs.judge import (
     score_verdicts,
 )
 from nativejobs.steps._context import StepContext
+from nativejobs.versions import STEP_VERSIONS, answers_input
 
 KIND = "judge"
-VERSION = 1
+VERSION = STEP_VERSIONS[KIND]  # kept in nativejobs/versions.py, which the planner reads
 
 
 class Params(BaseModel):
@@ -45,11 +46,6 @@ class Params(BaseModel):
     prompt_version: int
     language: str
     benchmarks: list[str]
-
-
-def answers_input(benchmark: str) -> str:
-    """The name of the input holding one benchmark's answers."""
-    return f"answers_{benchmark}"
 
 
 class JudgeStep:

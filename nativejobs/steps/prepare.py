@@ -39,9 +39,10 @@ from nativejobs.errors import StepInputError, StoreError, StoreNotFoundError, sh
 from nativejobs.languages import LANGUAGES
 from nativejobs.steps._context import StepContext
 from nativejobs.store import ArtifactDamagedError
+from nativejobs.versions import STEP_VERSIONS
 
 KIND = "prepare"
-VERSION = 2  # 2: released sets, mixtures, parquet and S3 files; null fields read as ""
+VERSION = STEP_VERSIONS[KIND]  # kept in nativejobs/versions.py, which the planner reads
 
 Row = dict[str, str]
 Outputs = dict[str, list[Row]]

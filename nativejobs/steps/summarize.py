@@ -37,9 +37,10 @@ from nativejobs.report import (
     render_markdown,
 )
 from nativejobs.steps._context import StepContext
+from nativejobs.versions import STEP_VERSIONS
 
 KIND = "summarize"
-VERSION = 3  # 3: round trips paired with their own system; SVG figures; summary views
+VERSION = STEP_VERSIONS[KIND]  # kept in nativejobs/versions.py, which the planner reads
 
 
 class Params(BaseModel):

@@ -30,10 +30,10 @@ from nativejobs.steps._context import StepContext
 from nativejobs.training.checkpoints import CheckpointStore
 from nativejobs.training.data import EncodedSet, encode_rows, split_heldout
 from nativejobs.training.progress import Progress
+from nativejobs.versions import STEP_VERSIONS
 
 KIND = "train"
-# 2: Trainer loop, packed batches, warm-up/decay, checkpoints; metrics.json layout changed.
-VERSION = 2
+VERSION = STEP_VERSIONS[KIND]  # kept in nativejobs/versions.py, which the planner reads
 
 
 class _Params(BaseModel):

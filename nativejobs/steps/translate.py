@@ -36,9 +36,10 @@ from nativejobs.translation import (
     layout,
     load_translator,
 )
+from nativejobs.versions import STEP_VERSIONS
 
 KIND = "translate"
-VERSION = 2  # 2: any engine, formatting kept around pieces, quality checks and policy
+VERSION = STEP_VERSIONS[KIND]  # kept in nativejobs/versions.py, which the planner reads
 
 FIELDS = ("instruction", "input", "output")
 Cell = tuple[int, str]  # (row index, field)
