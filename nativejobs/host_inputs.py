@@ -14,18 +14,50 @@ import glob
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nativejobs.errors import SpecError
-from nativejobs.spec import ExperimentSpec
-from nativejobs.store import Store
 
-__all__ = ["MIRROR_ENV", "MIRROR_PREFIX", "local_inputs", "mirror_params", "mirror_uri", "upload_host_inputs"]
+if TYPE_CHECKING:  # annotations only: the planner imports this module and stays light
+    from nativejobs.spec import ExperimentSpec
+    from nativejobs.store import Store
+
+__all__ = ["MIRROR_ENV", "MIRROR_PREFIX", "is_host_path", "local_inputs", "mirror_params",
+           "mirror_uri", "names_host_file", "upload_host_inputs"]
 
 MIRROR_PREFIX = "inputs/host"
 # Set on step pods (k8s/render.py): the store URI of the mirror; unset = read paths as given.
 MIRROR_ENV = "NATIVEJOBS_HOST_INPUTS"
 _PATH_KEYS = ("path", "dev_path")
+
+
+def _is_local(path: Any) -> bool:
+    return isinstance(path, str) and path != "" and "://" not in path
+
+
+def is_host_path(key: str, value: Any) -> bool:
+    """Whether one step param names a file on the submitter's disk: a ``path``/``dev_path``
+    that is a non-empty string and no URI (``s3://`` and hub sources travel by themselves)."""
+    return key in _PATH_KEYS and _is_local(value)
+
+
+def names_host_file(params: Any) -> bool:
+    """Whether ``params`` (a step's, at any depth) hold a host path (``is_host_path``)."""
+    stack = [params]
+    while stack:  # iterative, into containers only: the planner asks this of every step
+        node = stack.pop()
+        if type(node) is dict:  # params are plain JSON values (model_dump)
+            if is_host_path("path", node.get("path")) or is_host_path("dev_path", node.get("dev_path")):
+                return True
+            values = node.values()
+        elif type(node) is list:
+            values = node
+        else:
+            continue
+        for v in values:
+            if type(v) is dict or type(v) is list:
+                stack.append(v)
+    return False
 
 
 def local_inputs(spec: ExperimentSpec) -> list[tuple[str, str]]:
@@ -37,7 +69,7 @@ def local_inputs(spec: ExperimentSpec) -> list[tuple[str, str]]:
               for i, c in enumerate(spec.conditions) if c.source]
     for i, b in enumerate(spec.benchmarks):
         named += [(f"benchmarks[{i}].path", b.path), (f"benchmarks[{i}].dev_path", b.dev_path)]
-    return [(field, path) for field, path in named if path and "://" not in path]
+    return [(field, path) for field, path in named if path and _is_local(path)]
 
 
 def mirror_uri(store_uri: str) -> str:
@@ -45,7 +77,7 @@ def mirror_uri(store_uri: str) -> str:
 
 
 def mirror_params(params: Any, mirror: str | None) -> Any:
-    """``params`` with every local ``path``/``dev_path`` value pointing into ``mirror``
+    """``params`` with every absolute host path (``is_host_path``) pointing into ``mirror``
     (unchanged when ``mirror`` is None). Pure."""
     if mirror is None:
         return params
@@ -55,7 +87,8 @@ def mirror_params(params: Any, mirror: str | None) -> Any:
         return params
     out = {}
     for k, v in params.items():
-        if k in _PATH_KEYS and isinstance(v, str) and v.startswith("/"):
+        # The mirror is keyed by absolute path; a spec read from a file has only those.
+        if is_host_path(k, v) and v.startswith("/"):
             out[k] = f"{mirror.rstrip('/')}{v}"
         else:
             out[k] = mirror_params(v, mirror)

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nativejobs.benchmarks.catalog import HARNESS_KINDS, HARNESS_VERSION, TASK_VERSIONS, harness_benchmark
+from nativejobs.host_inputs import local_inputs, names_host_file
 from nativejobs.round_trips import pairs_from_conditions
 from nativejobs.spec import ArmSpec, ConditionSpec, ExperimentSpec, ModelSpec
 from nativejobs.versions import JUDGE_PROMPT_VERSION, STEP_VERSIONS, answers_input
@@ -356,7 +357,10 @@ def build_plan(spec: ExperimentSpec) -> Plan:
                     evaluated(_evaluate(spec, model, train, lang, _cell(model, lang, cond, arm)), lang)
     summary = _summarize(spec, evaluations, list(judgements.values()))
     _add(steps, summary)
-    return Plan(spec.name, tuple(replace(s, needs=step_needs(s, spec)) for s in steps.values()))
+    # A spec that names no file on this disk plans no step that reads one: no walk per step.
+    local = bool(local_inputs(spec))
+    return Plan(spec.name, tuple(replace(s, needs=step_needs(s, spec, names_local_files=local))
+                                 for s in steps.values()))
 
 
 def _summarize(spec: ExperimentSpec, evaluations: list[Step],
@@ -400,14 +404,15 @@ _SHM_KINDS = ("translate", "train", "evaluate", "judge")
 _SERVICE = {"translate": ("engine", "engines"), "judge": ("judge", "judges")}
 
 
-def step_needs(step: Step, spec: ExperimentSpec) -> StepNeeds:
-    """What ``step`` needs to run, from the spec's ``resources`` and ``execution`` and the step."""
+def step_needs(step: Step, spec: ExperimentSpec, *, names_local_files: bool = True) -> StepNeeds:
+    """What ``step`` needs to run, from the spec's ``resources`` and ``execution`` and the step;
+    ``names_local_files=False`` (the spec names no file on this disk) skips looking for one."""
     res = spec.resources_for(step.kind)
     return StepNeeds(gpus=res.gpus if uses_gpu(step, spec) else 0, cpu=res.cpu, memory=res.memory,
                      timeout_s=spec.execution.step_timeout_minutes * 60,
                      image_role=IMAGE_ROLE[step.kind], torch=IMAGE_ROLE[step.kind] != "controller",
                      shared_memory=step.kind in _SHM_KINDS, secret_env=_secret_env(step, spec),
-                     host_inputs=_names_host_file(step.params))
+                     host_inputs=names_local_files and names_host_file(step.params))
 
 
 def _secret_env(step: Step, spec: ExperimentSpec) -> tuple[tuple[str, str], ...]:
@@ -423,16 +428,6 @@ def _secret_env(step: Step, spec: ExperimentSpec) -> tuple[tuple[str, str], ...]
         engine = step.params["engine"]
         name = next((n for n in spec.engines if engine_params(spec, n) == engine), engine["kind"])
     return ((var, f"{section}.{name}"),)
-
-
-def _names_host_file(params: Any) -> bool:
-    """Whether a ``path``/``dev_path`` in ``params`` is a file on this machine (not a URI)."""
-    if isinstance(params, list):
-        return any(_names_host_file(v) for v in params)
-    if not isinstance(params, dict):
-        return False
-    return any((k in ("path", "dev_path") and isinstance(v, str) and v != "" and "://" not in v)
-               or _names_host_file(v) for k, v in params.items())
 
 
 def estimate_gpu_hours(plan: Plan, spec: ExperimentSpec, *,

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from nativejobs.errors import SpecError
-from nativejobs.host_inputs import MIRROR_PREFIX, local_inputs, mirror_params, upload_host_inputs
+from nativejobs.host_inputs import (
+    MIRROR_PREFIX,
+    is_host_path,
+    local_inputs,
+    mirror_params,
+    names_host_file,
+    upload_host_inputs,
+)
 from nativejobs.plan import build_plan
 from nativejobs.spec import parse_spec
 from nativejobs.store import FileStore
@@ -85,3 +92,18 @@ def test_mirrored_params_read_the_uploaded_copy_and_keys_do_not_move(tmp_path: P
     assert build_plan(spec).steps == build_plan(_spec(root)).steps  # the plan never sees the mirror
     assert [f for f, _ in local_inputs(spec)] == ["data.native.path", "data.english.path",
                                                   "benchmarks[0].path"]
+
+
+@pytest.mark.parametrize(("key", "value", "is_host"), [
+    pytest.param("path", "/data/{lang}.jsonl", True, id="absolute"),
+    pytest.param("dev_path", "bench/dev.json", True, id="relative"),
+    pytest.param("path", "s3://b/x.json", False, id="s3"),
+    pytest.param("path", "", False, id="empty"),
+    pytest.param("dev_path", None, False, id="none"),
+    pytest.param("name", "/not-a-path", False, id="other-key"),
+    pytest.param("id", "/models/local", False, id="model-id"),
+])
+def test_one_predicate_says_which_params_are_host_paths(key: str, value: object, is_host: bool) -> None:
+    assert is_host_path(key, value) is is_host
+    assert names_host_file({"benchmarks": [{"name": "qa", key: value}]}) is is_host
+    assert names_host_file([[{"deep": {key: value}}]]) is is_host
