@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nativejobs.errors import short_repr, short_text
+from nativejobs.json_lines import JsonLineError, iter_json_lines
 from nativejobs.report._tables import KINDS, Record, ReportInputError
 
 __all__ = ["LABELS", "REQUIRED", "kinds_from_records", "load_records"]
@@ -136,17 +137,11 @@ def _json_doc(path: Path, text: str, suffix: str) -> Any:
             raise ReportInputError(f"{where}: not valid JSON (line {e.lineno}: {e.msg})") from None
         except RecursionError:
             raise ReportInputError(f"{where}: JSON nested too deeply for a record file") from None
-    rows = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            raise ReportInputError(f"{where}: line {n} is not valid JSON ({e.msg})") from None
-        except RecursionError:
-            raise ReportInputError(f"{where}: line {n} is nested too deeply") from None
-    return rows
+    try:
+        return [row for _, row in iter_json_lines(text)]
+    except JsonLineError as e:
+        problem = "is nested too deeply" if e.is_too_deep else f"is not valid JSON ({e.why})"
+        raise ReportInputError(f"{where}: line {e.line} {problem}") from None
 
 
 def _rows(path: Path, text: str) -> Iterator[dict[str, Any]]:

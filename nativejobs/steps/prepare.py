@@ -36,6 +36,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from nativejobs.errors import StepInputError, StoreError, StoreNotFoundError, short_repr, short_text
+from nativejobs.json_lines import JsonLineError, iter_json_lines
 from nativejobs.languages import LANGUAGES
 from nativejobs.steps._context import StepContext
 from nativejobs.store import ArtifactDamagedError
@@ -121,17 +122,11 @@ def _read_bytes(uri: str) -> bytes:
 
 
 def _jsonl_records(uri: str, text: str) -> list[Any]:
-    records = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except (json.JSONDecodeError, RecursionError) as e:
-            why = e.msg if isinstance(e, json.JSONDecodeError) else "nested too deeply"
-            raise StepInputError(f"data file {uri}: line {n} is not valid JSON ({why}); give one "
-                                 "JSON object a line") from None
-    return records
+    try:
+        return [record for _, record in iter_json_lines(text)]
+    except JsonLineError as e:
+        raise StepInputError(f"data file {uri}: line {e.line} is not valid JSON ({e.why}); give one "
+                             "JSON object a line") from None
 
 
 def _parquet_records(uri: str, data: bytes) -> list[Any]:
@@ -189,16 +184,13 @@ def read_input_rows(ctx: StepContext, name: str) -> list[dict[str, Any]]:
     except UnicodeDecodeError as e:
         raise _damaged(ctx, source, path, f"is not UTF-8 (byte {e.start})") from None
     rows: list[dict[str, Any]] = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except (json.JSONDecodeError, RecursionError):
-            raise _damaged(ctx, source, path, f"line {n} is not JSON") from None
-        if not isinstance(row, dict):
-            raise _damaged(ctx, source, path, f"line {n} is not an object")
-        rows.append(row)
+    try:
+        for n, row in iter_json_lines(text):
+            if not isinstance(row, dict):
+                raise _damaged(ctx, source, path, f"line {n} is not an object")
+            rows.append(row)
+    except JsonLineError as e:
+        raise _damaged(ctx, source, path, f"line {e.line} is not JSON") from None
     return rows
 
 
