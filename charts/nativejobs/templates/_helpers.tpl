@@ -1,17 +1,49 @@
 {{/*
-Names. The ConfigMap's name is fixed: the controller looks it up by this name
-(nativejobs/k8s/connect.py CONFIGMAP), so one release per namespace.
+Names. Every object the chart makes is <fullname>-<part>, so two releases can share a namespace.
+<fullname> is as `helm create` makes it: fullnameOverride, else the release name when it
+contains the chart name (release `nativejobs` -> nativejobs-config, nativejobs-controller, ...:
+the names the CLI looks up by default, nativejobs/k8s/config.py CONFIG_MAP_NAME), else
+<release>-<chart>. Truncated so that <fullname>-controller fits a 63-character name.
 */}}
-{{- define "nativejobs.configMapName" -}}nativejobs-config{{- end }}
+{{- define "nativejobs.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 42 | trimSuffix "-" }}
+{{- end }}
 
-{{- define "nativejobs.controllerServiceAccount" -}}{{ .Values.serviceAccounts.controller.name }}{{- end }}
+{{- define "nativejobs.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 42 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 42 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 42 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
 
-{{- define "nativejobs.minioName" -}}{{ printf "%s-minio" .Release.Name | trunc 63 | trimSuffix "-" }}{{- end }}
+{{/* The ConfigMap the controller reads (cluster.yaml, store_uri). */}}
+{{- define "nativejobs.configMapName" -}}{{ include "nativejobs.fullname" . }}-config{{- end }}
+
+{{/* The controller's Role and RoleBinding. */}}
+{{- define "nativejobs.controllerRoleName" -}}{{ include "nativejobs.fullname" . }}-controller{{- end }}
+
+{{- define "nativejobs.controllerServiceAccount" -}}
+{{- .Values.serviceAccounts.controller.name | default (printf "%s-controller" (include "nativejobs.fullname" .)) }}
+{{- end }}
+
+{{- define "nativejobs.stepServiceAccount" -}}
+{{- .Values.serviceAccounts.step.name | default (printf "%s-step" (include "nativejobs.fullname" .)) }}
+{{- end }}
+
+{{- define "nativejobs.minioName" -}}{{ include "nativejobs.fullname" . }}-minio{{- end }}
+
+{{- define "nativejobs.doctorName" -}}{{ include "nativejobs.fullname" . }}-doctor{{- end }}
 
 {{/* Labels on every object the chart makes (not on step Jobs: those carry managed-by=nativejobs). */}}
 {{- define "nativejobs.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-app.kubernetes.io/name: nativejobs
+app.kubernetes.io/name: {{ include "nativejobs.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
@@ -90,7 +122,8 @@ the quoting. Unset optional fields are left out: the config's own default (None)
   "run_as_user" $v.runAsUser
   "run_as_group" $v.runAsGroup
   "fs_group" $v.fsGroup
-  "controller_service_account" $v.serviceAccounts.controller.name
+  "controller_service_account" (include "nativejobs.controllerServiceAccount" .)
+  "step_service_account" (include "nativejobs.stepServiceAccount" .)
   "pod_annotations" $v.podAnnotations
   "extra_labels" $v.extraLabels
 -}}
@@ -98,7 +131,6 @@ the quoting. Unset optional fields are left out: the config's own default (None)
 {{- with $v.priorityClassName }}{{ $_ := set $cfg "priority_class" . }}{{ end -}}
 {{- with $v.kueueQueue }}{{ $_ := set $cfg "kueue_queue" . }}{{ end -}}
 {{- with $v.cachePvc }}{{ $_ := set $cfg "cache_pvc" . }}{{ end -}}
-{{- with $v.serviceAccounts.step.name }}{{ $_ := set $cfg "step_service_account" . }}{{ end -}}
 {{- toYaml $cfg -}}
 {{- end }}
 
