@@ -1,5 +1,5 @@
 """The generated lm-eval group configs: members, data sources, shots, caps; and the tasks the
-harness builds from them (prompts checked against the project's own implementation). No model."""
+harness builds from them. No model."""
 
 from __future__ import annotations
 
