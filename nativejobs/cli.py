@@ -1,6 +1,7 @@
 """The ``nativejobs`` command: parse, call the library, render with rich.
 
-Exit codes: 0 ok, 1 the run failed, 2 bad input (spec, arguments, unknown run), 130 interrupted.
+Exit codes (``nativejobs.exit_codes``): 0 ok, 1 the run failed, 2 bad input (spec, arguments,
+unknown run), 130 interrupted.
 ``main`` is the one error boundary: a usage error is click's usage message (exit 2), one of our
 errors is plain lines (never read as rich markup), anything else is a bug: one line and a hint
 to rerun with ``--debug`` for the traceback (exit 1).
@@ -16,7 +17,6 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -26,18 +26,21 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from nativejobs.backends import BACKENDS, open_backend
+from nativejobs.controller import Controller, RunCancelled
 from nativejobs.errors import (
     NativeJobsError,
     RunFailedError,
     SpecError,
-    StoreError,
     StoreNotFoundError,
     short_repr,
     short_text,
 )
-from nativejobs.orchestrate import Orchestrator, RunStatus, State
+from nativejobs.exit_codes import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_USAGE
+from nativejobs.orchestrate import Backend, RunStatus, State
 from nativejobs.plan import Plan, Step, build_plan, estimate_gpu_hours
 from nativejobs.report import REPORT_FORMATS, ReportInputError, import_report, run_results
+from nativejobs.runs import RunRecord, RunState, done_keys, step_records
 from nativejobs.spec import (
     NAME_PATTERN,
     NAME_RULE,
@@ -47,7 +50,7 @@ from nativejobs.spec import (
     default_store_uri,
     load_spec,
 )
-from nativejobs.store import FileStore, Store, open_store, step_dir
+from nativejobs.store import FileStore, Store, open_store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Run native-vs-translated instruction-tuning studies.")
@@ -89,13 +92,13 @@ def _default_store(store: str | None, spec: ExperimentSpec | None = None) -> Sto
     try:
         check_store_uri(uri)
     except SpecError as e:
-        _fail(str(e).replace("store:", f"{what}:", 1), 2)
+        _fail(str(e).replace("store:", f"{what}:", 1), EXIT_USAGE)
     st = open_store(uri)
     if isinstance(st, FileStore):  # the store or the nearest existing folder above it
         there = next((p for p in (st.root, *st.root.parents) if p.exists()), st.root)
         if not there.is_dir():
             _fail(f"{what}: {short_repr(str(there))} is a file, not a folder; give a folder "
-                  "(it is created if missing) or an s3:// URI", 2)
+                  "(it is created if missing) or an s3:// URI", EXIT_USAGE)
     return st
 
 
@@ -105,19 +108,19 @@ def _store_option(store: str | None) -> str | None:
         try:
             check_store_uri(store)
         except SpecError as e:
-            _fail(str(e).replace("store:", "--store:", 1), 2)
+            _fail(str(e).replace("store:", "--store:", 1), EXIT_USAGE)
     return store
 
 
 def _check_backend(backend: str) -> None:
-    if backend not in ("local", "k8s"):
-        _fail(f"--backend: got {short_repr(backend)}; use local or k8s", 2)
+    if backend not in BACKENDS:
+        _fail(f"--backend: got {short_repr(backend)}; use {' or '.join(BACKENDS)}", EXIT_USAGE)
 
 
 def _check_name(name: str) -> str:
     """A run NAME argument: what a spec's ``name`` may be. Raises: typer.Exit(2) if not."""
     if not re.match(NAME_PATTERN, name):
-        _fail(f"NAME: got {short_repr(name)}; {NAME_RULE}", 2)
+        _fail(f"NAME: got {short_repr(name)}; {NAME_RULE}", EXIT_USAGE)
     return name
 
 
@@ -161,7 +164,7 @@ def sources(spec: SpecArg) -> None:
 
 
 def _done_keys(plan: Plan, store: Store) -> set[str]:
-    return {s.key for s in plan.steps if store.is_done(s.kind, s.key)}
+    return done_keys(store, step_records(plan))  # a stale marker is not done
 
 
 def _plan_table(plan: Plan, store: Store, spec: ExperimentSpec, done: set[str]) -> Table:
@@ -237,7 +240,7 @@ def doctor(store: StoreOpt = None, cluster_config: ClusterConfigOpt = None,
         out.print(Text.assemble(mark, f" {c.name}{': ' + c.detail if c.detail else ''}"),
                   highlight=False)
     if not all(c.ok for c in checks):
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_RUN_FAILED)
 
 
 def _note_local_inputs(spec: ExperimentSpec) -> None:
@@ -258,14 +261,6 @@ def _upload_local_inputs(spec: ExperimentSpec, store: Store) -> None:
     if sent := upload_host_inputs(spec, store):
         err.print(f"uploaded {len(sent)} local input file(s) to {store.uri}/{MIRROR_PREFIX}",
                   highlight=False, markup=False)
-
-
-def _record_run(store: Store, spec: ExperimentSpec, plan: Plan) -> None:
-    store.put_json(f"runs/{plan.name}/run.json", {
-        "name": plan.name, "submitted_at": time.time(), "spec": spec.model_dump(mode="json"),
-        "summary": plan.summary.ref,
-        "steps": [{"kind": s.kind, "key": s.key, "labels": s.labels,
-                   "inputs": [i.key for i in s.inputs]} for s in plan.steps]})
 
 
 class _Progress:
@@ -321,16 +316,15 @@ def submit(spec: SpecArg, store: StoreOpt = None, backend: BackendOpt = "local",
     """Run a study; finished steps are never redone, so submitting again resumes."""
     _check_backend(backend)
     if detach and backend != "k8s":
-        _fail("--detach: needs --backend k8s (the controller runs as a Job in the cluster)", 2)
+        _fail("--detach: needs --backend k8s (the controller runs as a Job in the cluster)", EXIT_USAGE)
     s, p = _load(spec)
     st = _default_store(store, s)
     if backend == "k8s" and not st.uri.startswith("s3://"):
         _fail(f"--store: got {st.uri!r}; Jobs on a cluster need a store they can reach: "
-              "an s3:// URI (spec `store:` or --store)", 2)
+              "an s3:// URI (spec `store:` or --store)", EXIT_USAGE)
     if backend == "k8s":
         _upload_local_inputs(s, st)
-    _record_run(st, s, p)
-    st.delete(_cancel_path(p.name))  # a new submit overrides an earlier cancel
+    RunState(st, p.name).put_record(RunRecord.of(s.model_dump(mode="json"), p, now=time.time()))
     if detach:
         from nativejobs.k8s.driver import submit_driver
 
@@ -340,20 +334,10 @@ def submit(spec: SpecArg, store: StoreOpt = None, backend: BackendOpt = "local",
                   f"`nativejobs status {p.name} --store {st.uri}`; stop it with "
                   f"`nativejobs cancel {p.name} --store {st.uri}`.", markup=False)
         return
-    if backend == "local":
-        from nativejobs.backends.local import LocalBackend, log_dir_for
-        from nativejobs.engines.models import cache_dir
-
-        parallel = max_parallel or s.execution.max_parallel
-        runner: Any = LocalBackend(log_dir=log_dir_for(cache_dir(), st.uri),
-                                   threads_per_step=max(1, (os.cpu_count() or 1) // parallel))
-    else:
-        from nativejobs.k8s.backend import open_backend
-
-        runner = open_backend(s.name, namespace=namespace, cluster_config=cluster_config,
-                              kubeconfig=kubeconfig)
-    _drive(s, p, st, runner, max_parallel=max_parallel, resume_hint=f"nativejobs submit {spec}",
-           live=True)
+    parallel = max_parallel or s.execution.max_parallel
+    runner = open_backend(backend, experiment=s.name, store_uri=st.uri, max_parallel=parallel,
+                          namespace=namespace, cluster_config=cluster_config, kubeconfig=kubeconfig)
+    _drive(s, p, st, runner, max_parallel=parallel, resume_hint=f"nativejobs submit {spec}", live=True)
 
 
 @app.command(hidden=True)
@@ -361,86 +345,44 @@ def drive(name: Annotated[str, typer.Argument(help="experiment name")], store: S
           namespace: NamespaceOpt = None, cluster_config: ClusterConfigOpt = None,
           max_parallel: Annotated[int | None, typer.Option(min=1)] = None) -> None:
     """The in-cluster controller of `submit --detach`: runs the recorded spec on Jobs."""
-    from nativejobs.k8s.backend import open_backend
-
     st = _default_store(store)
-    s = ExperimentSpec.model_validate(_run_record(st, name)["spec"])
-    if st.exists(_cancel_path(name)):  # a restarted driver of a cancelled run: nothing to do
+    s = ExperimentSpec.model_validate(_run_state(st, name).record().spec)
+    if RunState(st, name).is_cancel_requested():  # a restarted driver of a cancelled run: nothing to do
         out.print(f"{name}: cancelled; submit again to continue")
         return
-    runner = open_backend(s.name, namespace=namespace, cluster_config=cluster_config, kubeconfig=None)
+    parallel = max_parallel or s.execution.max_parallel
+    runner = open_backend("k8s", experiment=s.name, store_uri=st.uri, max_parallel=parallel,
+                          namespace=namespace, cluster_config=cluster_config)
     try:
-        _drive(s, build_plan(s), st, runner, max_parallel=max_parallel,
+        _drive(s, build_plan(s), st, runner, max_parallel=parallel,
                resume_hint="nativejobs submit SPEC --backend k8s --detach", live=False)
-    except _Cancelled:
+    except RunCancelled:  # a cancel is a clean end of the driver's Job, not a failure to retry
         out.print(f"{name}: cancelled (runs/{name}/cancel.json); its Jobs are deleted, finished steps kept")
 
 
-class _Cancelled(Exception):
-    pass
-
-
-def _cancel_path(name: str) -> str:
-    return f"runs/{name}/cancel.json"
-
-
-def _drive(s: ExperimentSpec, p: Plan, st: Store, runner: Any, *, max_parallel: int | None,
+def _drive(s: ExperimentSpec, p: Plan, st: Store, runner: Backend, *, max_parallel: int,
            resume_hint: str, live: bool) -> None:
-    """Reconcile ``p`` on ``runner`` to the end, showing progress; Ctrl-C and `cancel` stop it."""
-    parallel = max_parallel or s.execution.max_parallel
+    """Run ``p`` on ``runner`` to the end (``Controller``), showing progress.
+
+    Raises: RunCancelled (the driver's clean end; live: exit 1), RunFailedError; typer.Exit(130)
+    on Ctrl-C.
+    """
     progress = _Progress(p)
-    orch = Orchestrator(p, st, runner, max_parallel=parallel, retries=s.execution.retries,
-                        on_event=progress.event)
-    done = _done_keys(p, st)
-    todo = [x for x in p.steps if x.key not in done]
+    controller = Controller(p, st, runner, max_parallel=max_parallel, retries=s.execution.retries,
+                            on_event=progress.event)
+    todo = controller.todo()
     if not todo:
         out.print(f"{p.name}: all {len(p.steps)} steps are already done; nothing to run")
         _emit(_run_results(st, p.name, "md"), "md")
         return
-    if retried := orch.forgive_failures():
+    if retried := controller.forgive_failures():
         out.print(f"retrying {len(retried)} step(s) that failed in an earlier submit")
     out.print(f"{p.name}: {len(p.steps) - len(todo)} of {len(p.steps)} steps already done; "
-              f"running {len(todo)} with up to {parallel} at once (store {st.uri})", markup=False)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored (`&`)
-    watcher = _LiveStatus(st, p.name, runner)
-    # In a pod (not live) the step lines alone go to the log; a redrawn table would be noise.
-    screen = Live(progress.table(), console=out, refresh_per_second=2, transient=True) if live else None
-    try:
-        with screen or contextlib.nullcontext():
-            def on_pass(status: RunStatus) -> None:
-                progress.status = status
-                if screen:
-                    screen.update(progress.table())
-                if watcher.pass_(status):
-                    raise _Cancelled
-            status = orch.run(st.uri, on_pass=on_pass, poll_s=0.5 if live else 2.0)
-    except KeyboardInterrupt:
-        if runner.outlives_controller:  # a cluster's Jobs: a resubmit adopts them
-            _fail(f"interrupted; Jobs keep running and finished steps are kept. Run `{resume_hint}` to "
-                  f"follow them again, or `nativejobs cancel {p.name}` to stop them.", 130)
-        runner.cancel_all()
-        _fail(f"interrupted; finished steps are kept. Run `{resume_hint}` to continue.", 130)
-    except _Cancelled:
-        runner.cancel_all()
-        if not live:
-            raise  # the in-cluster driver: a cancel is a clean end, not a failure to retry
-        _fail(f"{p.name}: cancelled (runs/{p.name}/cancel.json); finished steps are kept", 1)
-    except Exception:  # e.g. the store turned read-only: local steps must not run on orphaned
-        if not runner.outlives_controller:
-            with contextlib.suppress(Exception):
-                runner.cancel_all()
-        raise
+              f"running {len(todo)} with up to {max_parallel} at once (store {st.uri})", markup=False)
+    status = _run_showing(controller, progress, resume_hint=resume_hint, live=live)
     out.print(progress.table())
     if not status.succeeded:
-        for key, why in status.failures.items():
-            step = p.by_key()[key]
-            err.print(Text.assemble(("failed", "red"), f" {step.kind} {step.title} ({key[:12]}): "
-                                    f"{why}; see `nativejobs logs {p.name} {key[:12]}`"),
-                      highlight=False)
-        blocked = sum(v is State.BLOCKED for v in status.states.values())
-        _emit(_run_results(st, p.name, "md"), "md")  # what is done, and the completeness table
-        raise RunFailedError(f"{len(status.failures)} step(s) failed, {blocked} blocked by them")
+        _report_failures(p, st, status)
     if live:
         _emit(_run_results(st, p.name, "md"), "md")
     else:  # a pod's log: the report is one command away, from anywhere with store access
@@ -448,59 +390,53 @@ def _drive(s: ExperimentSpec, p: Plan, st: Store, runner: Any, *, max_parallel: 
                   f"--store {st.uri}`", markup=False)
 
 
-class _LiveStatus:
-    """Shares what only the controller sees (why steps wait) through the store, and notices a
-    cancel request there; both at most every few seconds, so a pass stays cheap on S3."""
+def _run_showing(controller: Controller, progress: _Progress, *, resume_hint: str,
+                 live: bool) -> RunStatus:
+    """``controller.run`` with a live table (``live``; in a pod the step lines alone go to the
+    log: a redrawn table would be noise); Ctrl-C and SIGTERM end it with exit 130."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored (`&`)
+    screen = Live(progress.table(), console=out, refresh_per_second=2, transient=True) if live else None
+    name = controller.plan.name
 
-    def __init__(self, store: Store, name: str, runner: Any, every_s: float = 5.0) -> None:
-        self.store, self.name, self.runner, self.every_s = store, name, runner, every_s
-        self._last_check = 0.0
-        self._written: dict[str, str] | None = None
+    def on_pass(status: RunStatus) -> None:
+        progress.status = status
+        if screen:
+            screen.update(progress.table())
 
-    def pass_(self, status: RunStatus) -> bool:
-        """Publish pending reasons if they changed; True when a cancel was requested."""
-        if time.monotonic() - self._last_check < self.every_s:
-            return False
-        self._last_check = time.monotonic()
-        pending: dict[str, str] = dict(getattr(self.runner, "pending", {}))
-        if pending != self._written:
-            self.store.put_json(f"runs/{self.name}/live.json",
-                                {"updated_at": time.time(), "pending": pending})
-            self._written = pending
-        return self.store.exists(_cancel_path(self.name))
-
-
-@contextlib.contextmanager
-def _readable(store: Store, name: str) -> Any:
-    """A run's stored JSON that does not parse (a truncated write, a damaged disk) is named as
-    such, not reported as a bug of ours."""
     try:
-        yield
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise StoreError(f"run {name!r} in {store.uri}: a stored file is damaged (not JSON: "
-                         f"{short_text(str(e))}); run with --debug to see which") from e
+        with screen or contextlib.nullcontext():
+            return controller.run(on_pass=on_pass, poll_s=0.5 if live else 2.0)
+    except KeyboardInterrupt:
+        if controller.backend.outlives_controller:  # a cluster's Jobs: a resubmit adopts them
+            _fail(f"interrupted; Jobs keep running and finished steps are kept. Run `{resume_hint}` to "
+                  f"follow them again, or `nativejobs cancel {name}` to stop them.", EXIT_INTERRUPTED)
+        _fail(f"interrupted; finished steps are kept. Run `{resume_hint}` to continue.", EXIT_INTERRUPTED)
+    except RunCancelled as e:
+        if not live:
+            raise
+        _fail(str(e), EXIT_RUN_FAILED)
 
 
-def _run_record(store: Store, name: str) -> dict[str, Any]:
-    _check_name(name)  # a run's name is a spec's: a path-safe label, never a path
-    try:
-        with _readable(store, name):
-            return store.get_json(f"runs/{name}/run.json")
-    except StoreNotFoundError:
-        raise StoreNotFoundError(f"no run named {name!r} in {store.uri}; check the name or "
-                                 "pass --store") from None
+def _report_failures(p: Plan, st: Store, status: RunStatus) -> None:
+    """Each failed step, what is done (with the completeness table). Raises: RunFailedError."""
+    for key, why in status.failures.items():
+        step = p.by_key()[key]
+        err.print(Text.assemble(("failed", "red"), f" {step.kind} {step.title} ({key[:12]}): "
+                                f"{why}; see `nativejobs logs {p.name} {key[:12]}`"), highlight=False)
+    blocked = sum(v is State.BLOCKED for v in status.states.values())
+    _emit(_run_results(st, p.name, "md"), "md")
+    raise RunFailedError(f"{len(status.failures)} step(s) failed, {blocked} blocked by them")
 
 
-def _attempts(store: Store, name: str) -> dict[str, Any]:
-    path = f"runs/{name}/attempts.json"
-    with _readable(store, name):
-        return store.get_json(path) if store.exists(path) else {}
+def _run_state(store: Store, name: str) -> RunState:
+    """The run ``name`` in ``store``. Raises: typer.Exit(2) if NAME is not a run's name."""
+    return RunState(store, _check_name(name))  # a run's name is a spec's: a path-safe label
 
 
 def _run_results(store: Store, name: str, fmt: str) -> str:
-    run = _run_record(store, name)
-    with _readable(store, name):
-        return run_results(store, run, fmt, attempts=_attempts(store, name))
+    run = _run_state(store, name)
+    return run_results(store, run.record(), fmt, attempts=run.attempts())
 
 
 def _emit(text: str, fmt: str, output: Path | None = None) -> None:
@@ -509,7 +445,7 @@ def _emit(text: str, fmt: str, output: Path | None = None) -> None:
             output.write_text(text, encoding="utf-8")
         except OSError as e:
             _fail(f"--output: cannot write {short_repr(str(output))} ({e.strerror or e}); give a "
-                  "file in an existing, writable folder", 2)
+                  "file in an existing, writable folder", EXIT_USAGE)
         out.print(Text(f"wrote {output}"))
     elif fmt == "md":
         out.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -539,29 +475,29 @@ def results(
     from nativejobs.report import check_what, pairs_from_conditions
 
     if format not in REPORT_FORMATS:
-        _fail(f"--format: got {short_repr(format)}; use one of {', '.join(REPORT_FORMATS)}", 2)
+        _fail(f"--format: got {short_repr(format)}; use one of {', '.join(REPORT_FORMATS)}", EXIT_USAGE)
     if name is None and not imports:
-        _fail("results: give an experiment NAME, or --import FILE", 2)
+        _fail("results: give an experiment NAME, or --import FILE", EXIT_USAGE)
     for flag, values, usage in (("--kind", kind, "NAME=KIND, e.g. google=translated"),
                                 ("--pair", pair, "RTT=SINGLE, e.g. google-rtt=google")):
         if bad := [k for k in values or [] if "=" not in k]:
-            _fail(f"{flag}: got {short_repr(bad[0])}; use {usage}", 2)
+            _fail(f"{flag}: got {short_repr(bad[0])}; use {usage}", EXIT_USAGE)
     check_what(what, format)
     kinds = dict(k.split("=", 1) for k in kind or [])
     pairs = dict(p.split("=", 1) for p in pair or [])
     if not imports:
         assert name is not None
         st = _default_store(store)
-        _emit(run_results(st, _run_record(st, name), format, what=what,
-                          attempts=_attempts(st, name)), format, output)
+        run = _run_state(st, name)
+        _emit(run_results(st, run.record(), format, what=what, attempts=run.attempts()), format, output)
         return
     own: list[dict[str, Any]] = []
     if name:
         st = _default_store(store)
-        run = _run_record(st, name)
+        conditions = _run_state(st, name).record().spec["conditions"]
         own = json.loads(_run_results(st, name, "json"))
-        kinds = {c["name"]: c["kind"] for c in run["spec"]["conditions"]} | kinds
-        pairs = pairs_from_conditions(run["spec"]["conditions"]) | pairs
+        kinds = {c["name"]: c["kind"] for c in conditions} | kinds
+        pairs = pairs_from_conditions(conditions) | pairs
     _emit(import_report(imports, format, kinds=kinds, pairs=pairs, with_records=own, what=what),
           format, output)
 
@@ -570,22 +506,21 @@ def results(
 def status(name: Annotated[str, typer.Argument(help="experiment name")], store: StoreOpt = None) -> None:
     """Show how far a run has got, step by step, and why waiting steps wait."""
     st = _default_store(store)
-    run = _run_record(st, name)
-    attempts = _attempts(st, name)
-    live_path = f"runs/{name}/live.json"
-    pending: dict[str, str] = st.get_json(live_path)["pending"] if st.exists(live_path) else {}
+    run_state = _run_state(st, name)
+    run, attempts, pending = run_state.record(), run_state.attempts(), run_state.live().pending
+    done = done_keys(st, run.steps)  # a stale marker is not done
     table = Table(title=Text(f"{name} ({st.uri})"))
     for col in ("kind", "key", "what", "state", "attempts", "why"):
         table.add_column(col)
-    for s in run["steps"]:
-        tries = attempts.get(s["key"], [])
-        done = st.is_done(s["kind"], s["key"])
-        state = "done" if done else (tries[-1]["outcome"] if tries else "not run")
-        why = "" if done else pending.get(s["key"], tries[-1]["reason"] if tries else "")
-        table.add_row(s["kind"], s["key"][:12], Text(" ".join(s["labels"].values())), state,
+    for s in run.steps:
+        tries = attempts.get(s.key, [])
+        is_done = s.key in done
+        state = "done" if is_done else (tries[-1].outcome if tries else "not run")
+        why = "" if is_done else pending.get(s.key, tries[-1].reason if tries else "")
+        table.add_row(s.kind, s.key[:12], Text(" ".join(s.labels.values())), state,
                       str(len(tries)), Text(why))
     out.print(table)
-    if st.exists(_cancel_path(name)):
+    if run_state.is_cancel_requested():
         out.print(f"{name}: cancel requested; the controller stops its Jobs on its next pass")
 
 
@@ -597,8 +532,9 @@ def cancel(name: Annotated[str, typer.Argument(help="experiment name")], store: 
     they are deleted right away too. Finished steps are kept; submit again to continue."""
     _check_backend(backend)
     st = _default_store(store)
-    _run_record(st, name)  # a typo'd name fails here, not silently
-    st.put_json(_cancel_path(name), {"requested_at": time.time()})
+    run_state = _run_state(st, name)
+    run_state.record()  # a typo'd name fails here, not silently
+    run_state.request_cancel(now=time.time())
     if backend == "k8s":
         from nativejobs.k8s.backend import delete_jobs
         from nativejobs.k8s.client import KubeClient
@@ -619,41 +555,39 @@ def logs(name: Annotated[str, typer.Argument(help="experiment name")],
     """Print the log of a step's latest attempt (a running one's too, with --backend k8s)."""
     _check_backend(backend)
     st = _default_store(store)
-    run = _run_record(st, name)
-    matches = [s for s in run["steps"] if s["key"].startswith(step.split("/")[-1])]
+    run_state = _run_state(st, name)
+    matches = [s for s in run_state.record().steps if s.key.startswith(step.split("/")[-1])]
     if len(matches) != 1:
-        _fail(f"step {short_repr(step)} matches {len(matches)} steps of {name}; give more of the key", 2)
+        _fail(f"step {short_repr(step)} matches {len(matches)} steps of {name}; give more of the key",
+              EXIT_USAGE)
     s = matches[0]
     if backend == "k8s":
         from nativejobs.k8s.backend import pod_log
         from nativejobs.k8s.client import KubeClient
 
         kube = KubeClient(namespace or "nativejobs", kubeconfig_path=kubeconfig)
-        text = pod_log(kube, s["key"])
+        text = pod_log(kube, s.key)
         if text is None:
-            _fail(f"step {s['key'][:12]} has no pod in namespace {kube.namespace}", 2)
+            _fail(f"step {s.key[:12]} has no pod in namespace {kube.namespace}", EXIT_USAGE)
         sys.stdout.write(text)
         return
-    attempts = _step_logs(st, s["kind"], s["key"])
-    if not attempts:
-        _fail(f"step {s['key'][:12]} has no logs yet", 2)
-    sys.stdout.write(attempts[max(attempts)]())
+    text = _latest_log(run_state, s.kind, s.key)
+    if text is None:
+        _fail(f"step {s.key[:12]} has no logs yet", EXIT_USAGE)
+    sys.stdout.write(text)
 
 
-def _step_logs(st: Store, kind: str, key: str) -> dict[int, Callable[[], str]]:
-    """Attempt number → reader of its log: the store's copy, else the local file (an attempt
-    whose controller died before storing its log)."""
-    from nativejobs.backends.local import log_dir_for
-    from nativejobs.engines.models import cache_dir
+def _latest_log(run_state: RunState, kind: str, key: str) -> str | None:
+    """The newest attempt's log: the store's copy, else the local file (an attempt whose
+    controller died before storing its log)."""
+    from nativejobs.backends.local import local_logs
 
-    def number(name: str) -> int:
-        return int(name.rsplit("-", 1)[1].removesuffix(".log"))
-
-    local = log_dir_for(cache_dir(), st.uri).glob(f"{kind}-{key}-attempt-*.log")
-    found: dict[int, Callable[[], str]] = {number(p.name): p.read_text for p in local}
-    for path in st.list(f"{step_dir(kind, key)}/_logs"):
-        found[number(path)] = lambda path=path: st.get_text(path)
-    return found
+    local = local_logs(run_state.store.uri, kind, key)
+    stored = run_state.step_logs(kind, key)
+    if not (local or stored):
+        return None
+    newest = max(local.keys() | stored.keys())
+    return run_state.store.get_text(stored[newest]) if newest in stored else local[newest].read_text()
 
 
 def _click_exception() -> type[Exception]:
@@ -676,7 +610,7 @@ def _show_usage_error(e: Exception) -> NoReturn:
     e.show(file=buf)  # type: ignore[attr-defined]
     for line in buf.getvalue().rstrip("\n").splitlines()[:_MAX_LINES]:
         sys.stderr.write(short_text(line, _MAX_LINE) + "\n")
-    sys.exit(getattr(e, "exit_code", 2))
+    sys.exit(getattr(e, "exit_code", EXIT_USAGE))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -689,19 +623,19 @@ def main(argv: list[str] | None = None) -> None:
     except _click_exception() as e:  # usage errors; typer.BadParameter from a callback too
         _show_usage_error(e)
     except (SpecError, ReportInputError, StoreNotFoundError) as e:  # bad input, unknown run
-        _exit(e, 2)
+        _exit(e, EXIT_USAGE)
     except NativeJobsError as e:  # RunFailedError, StoreError, BackendError: the run failed
-        _exit(e, 1)
+        _exit(e, EXIT_RUN_FAILED)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except OSError as e:  # the machine's, not ours: a read-only store, a full disk
         where = f" ({short_repr(e.filename)})" if e.filename else ""
-        _exit(e, 1, f"{e.strerror or e}{where}; run with --debug for the traceback")
+        _exit(e, EXIT_RUN_FAILED, f"{e.strerror or e}{where}; run with --debug for the traceback")
     except Exception as e:
-        _exit(e, 1, f"internal error ({type(e).__name__}: {short_text(str(e))}); this is a bug: "
-                    "run with --debug for the traceback and report it")
+        _exit(e, EXIT_RUN_FAILED, f"internal error ({type(e).__name__}: {short_text(str(e))}); this is "
+                                  "a bug: run with --debug for the traceback and report it")
     sys.exit(code if isinstance(code, int) else 0)
 
 

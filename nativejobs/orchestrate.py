@@ -3,7 +3,7 @@ the run's recorded attempts and a fresh backend listing, then launches what is r
 
 Nothing is remembered only in memory: kill the controller at any point, start it again, and
 the next pass picks up where the store says the run is. Retry budgets live in the store
-(``runs/<name>/attempts.json``).
+(``runs/<name>/attempts.json``, through ``nativejobs.runs``), written once a pass.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from nativejobs.exit_codes import EXIT_BAD_INPUT, EXIT_INPUT_DAMAGED
 from nativejobs.plan import Plan, Step
+from nativejobs.runs import LAUNCHED, Attempt, RunState
 from nativejobs.store import Store, stale_inputs, step_dir
 
 __all__ = ["Attempt", "Backend", "Observation", "Orchestrator", "Outcome", "RunStatus", "State", "classify"]
@@ -50,9 +51,6 @@ class Outcome(StrEnum):
     LOST = "lost"  # launched, then gone unseen (the controller or the Job died): costs nothing
 
 
-LAUNCHED = "launched"  # an attempt's outcome until it is observed to end
-
-
 def classify(obs: Observation, *, has_marker: bool) -> Outcome:
     """How a finished step counts: the marker is the only proof of done."""
     if has_marker:
@@ -66,6 +64,9 @@ def classify(obs: Observation, *, has_marker: bool) -> Outcome:
 
 class Backend(Protocol):
     """Runs steps somewhere; knows nothing of ordering."""
+
+    outlives_controller: bool  # steps keep running when the controller stops (a cluster's Jobs)
+    pending: Mapping[str, str]  # step key -> why it is launched but not running yet ("" unknown)
 
     def launch(self, step: Step, *, store_uri: str, attempt: int) -> None: ...
     def observe(self) -> dict[str, Observation]: ...
@@ -82,22 +83,6 @@ class State(StrEnum):
     WAITING = "waiting"  # inputs not done yet, or backing off before a retry
     FAILED = "failed"
     BLOCKED = "blocked"  # an upstream step failed
-
-
-@dataclass
-class Attempt:
-    """One launch of a step, recorded before the launch so a controller that dies mid-run
-    never reuses an attempt number (nor the log file named after it)."""
-
-    number: int
-    outcome: str
-    exit_code: int | None
-    reason: str
-    finished_at: float | None
-
-    @property
-    def open(self) -> bool:
-        return self.outcome == LAUNCHED
 
 
 @dataclass
@@ -136,19 +121,11 @@ class Orchestrator:
         # consumer's failed attempt makes its inputs be read again (_forget_inputs).
         self._done: dict[str, str | None] = {}
         self._forgotten: dict[str, str | None] = {}  # digests dropped from _done, until re-read
-        self._attempts_path = f"runs/{plan.name}/attempts.json"
-        self.attempts: dict[str, list[Attempt]] = self._load_attempts()
-
-    # -- run state in the store ----------------------------------------------------------------
-    def _load_attempts(self) -> dict[str, list[Attempt]]:
-        if not self.store.exists(self._attempts_path):
-            return {}
-        raw: dict[str, list[dict[str, Any]]] = self.store.get_json(self._attempts_path)
-        return {k: [Attempt(**a) for a in v] for k, v in raw.items()}
+        self.run_state = RunState(store, plan.name)
+        self.attempts: dict[str, list[Attempt]] = self.run_state.attempts()
 
     def _save_attempts(self) -> None:
-        self.store.put_json(self._attempts_path,
-                            {k: [vars(a) for a in v] for k, v in self.attempts.items()})
+        self.run_state.put_attempts(self.attempts)
 
     def forgive_failures(self) -> list[str]:
         """Clear the attempts of terminally failed steps, so a resubmit tries them again."""
@@ -218,7 +195,7 @@ class Orchestrator:
         done = attempt.outcome == Outcome.DONE
         text = self.backend.release(obs.key)
         if text is not None:
-            self.store.put_text(f"{step_dir(step.kind, step.key)}/_logs/attempt-{attempt.number}.log", text)
+            self.run_state.put_step_log(step.kind, step.key, attempt.number, text)
         self.on_event("succeeded" if done else "failed", step,
                       "" if done else _last_line(text or obs.reason))
 

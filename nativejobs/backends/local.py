@@ -33,6 +33,14 @@ def log_dir_for(cache: Path, store_uri: str) -> Path:
     return cache / "logs" / hashlib.sha256(store_uri.encode()).hexdigest()[:12]
 
 
+def local_logs(store_uri: str, kind: str, key: str) -> dict[int, Path]:
+    """Attempt number -> this machine's log file of a step run here for ``store_uri``."""
+    from nativejobs.engines.models import cache_dir
+
+    found = log_dir_for(cache_dir(), store_uri).glob(f"{kind}-{key}-attempt-*.log")
+    return {int(p.name.rsplit("-", 1)[1].removesuffix(".log")): p for p in found}
+
+
 def _step_main(store_uri: str, ref: str, log_path: str, env: dict[str, str]) -> None:
     """Body of a step process: own session, logs to a file, then the shared entrypoint."""
     os.setsid()
@@ -71,6 +79,7 @@ class LocalBackend:
         if preload:
             self._mp.set_forkserver_preload(["nativejobs.steps._preload"])
         self._children: dict[str, _Child] = {}
+        self.pending: dict[str, str] = {}  # a forked process runs at once: it never waits
 
     def log_path(self, step: Step, attempt: int) -> Path:
         return self.log_dir / f"{step.kind}-{step.key}-attempt-{attempt}.log"

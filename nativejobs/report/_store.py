@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from nativejobs.errors import StoreNotFoundError
@@ -13,6 +14,7 @@ from nativejobs.report._build import REPORT_FORMATS, check_what, report_text
 from nativejobs.report._completeness import cell_chains, completeness, failures_from_attempts, summary_line
 from nativejobs.report._pairs import pairs_from_conditions
 from nativejobs.report._tables import Record, render
+from nativejobs.runs import Attempt, RunRecord, done_keys
 from nativejobs.store import Store, step_dir
 
 __all__ = ["load_items", "run_records", "run_results"]
@@ -93,8 +95,8 @@ def run_records(store: Store, steps: Sequence[Mapping[str, Any]],
     return records
 
 
-def run_results(store: Store, run: Mapping[str, Any], fmt: str, *, what: str = "records",
-                attempts: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> str:
+def run_results(store: Store, run: RunRecord | Mapping[str, Any], fmt: str, *, what: str = "records",
+                attempts: Mapping[str, Sequence[Attempt | Mapping[str, Any]]] | None = None) -> str:
     """The results of a run (``runs/<name>/run.json``) in ``fmt`` (one of REPORT_FORMATS).
 
     A finished run gives its summarize step's outputs. A run that stopped part-way gives a
@@ -103,10 +105,10 @@ def run_results(store: Store, run: Mapping[str, Any], fmt: str, *, what: str = "
 
     Args:
         store: The run's store.
-        run: The run record: name, spec (its conditions), summary ref, steps.
+        run: The run record (or its ``run.json`` document): name, spec, summary ref, steps.
         fmt: md, csv, json or html.
         what: ``records`` or, with json, ``analysis`` (a finished run's ``analysis.json``).
-        attempts: ``runs/<name>/attempts.json`` (step key → attempts), for why steps failed.
+        attempts: ``RunState.attempts()`` (step key → attempts), for why steps failed.
 
     Raises:
         ValueError: If ``fmt`` is unknown.
@@ -118,20 +120,23 @@ def run_results(store: Store, run: Mapping[str, Any], fmt: str, *, what: str = "
     if fmt not in REPORT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(REPORT_FORMATS)}")
     check_what(what, fmt)
-    kind, _, key = run["summary"].partition("/")
-    kinds = {c["name"]: c["kind"] for c in run["spec"]["conditions"]}
+    run = run if isinstance(run, RunRecord) else RunRecord.from_json(run)
+    kind, _, key = run.summary.partition("/")
+    conditions = run.spec["conditions"]
+    kinds = {c["name"]: c["kind"] for c in conditions}
     if (marker := store.get_marker(kind, key)) is not None:
         name = "analysis.json" if what == "analysis" else _STORED.get(fmt, "results.json")
         try:  # checked against the marker: a damaged output is an error, never printed
             text = store.read_vouched(kind, key, name, marker=marker).decode("utf-8")
         except StoreNotFoundError as e:
-            raise StoreNotFoundError(f"run {run['name']!r} was summarized without {name} (an older "
+            raise StoreNotFoundError(f"run {run.name!r} was summarized without {name} (an older "
                                      "nativejobs); submit its spec again to rebuild the report") from e
         return text if fmt in _STORED or what == "analysis" else render(json.loads(text), kinds, fmt)
-    steps = [s for s in run["steps"] if s["kind"] != kind]
-    done = {s["key"] for s in steps if store.is_done(s["kind"], s["key"])}
-    status = completeness(cell_chains(steps), done, failures_from_attempts(attempts or {}, done))
+    steps = [s.to_json() for s in run.steps if s.kind != kind]
+    done = done_keys(store, [s for s in run.steps if s.kind != kind])  # stale markers are not done
+    tried = {k: [a if isinstance(a, Mapping) else asdict(a) for a in v] for k, v in (attempts or {}).items()}
+    status = completeness(cell_chains(steps), done, failures_from_attempts(tried, done))
     records = run_records(store, steps, done)
-    title = f"{run['name']}: incomplete run ({summary_line(status)})"
+    title = f"{run.name}: incomplete run ({summary_line(status)})"
     return report_text(records, kinds, fmt, what=what, completeness=status, title=title,
-                       pairs=pairs_from_conditions(run["spec"]["conditions"]))
+                       pairs=pairs_from_conditions(conditions))

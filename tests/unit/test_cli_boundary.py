@@ -249,13 +249,14 @@ def test_render_and_doctor_check_the_store_option_first(capsys: Any, spec_path: 
 def test_a_store_turning_read_only_mid_run_stops_local_steps(capsys: Any, spec_path: Any,
                                                               monkeypatch: Any) -> None:
     from nativejobs.backends.local import LocalBackend
+    from nativejobs.orchestrate import Orchestrator
 
     cancelled: list[bool] = []
 
     def read_only_pass(self: Any, *_: Any, **__: Any) -> None:
         raise OSError(errno.EROFS, "Read-only file system", "/store/runs/tiny/attempts.json")
 
-    monkeypatch.setattr(cli.Orchestrator, "run", read_only_pass)
+    monkeypatch.setattr(Orchestrator, "run", read_only_pass)
     monkeypatch.setattr(LocalBackend, "cancel_all", lambda self, *a, **k: cancelled.append(True))
 
     code, _, err = run(capsys, "submit", spec_path())

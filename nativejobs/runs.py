@@ -1,0 +1,204 @@
+"""A run's state in the store, as typed records under ``runs/<name>/``.
+
+| file            | record          | written by                                   |
+|-----------------|-----------------|----------------------------------------------|
+| ``run.json``      | ``RunRecord``     | submit: the spec, its plan's steps            |
+| ``attempts.json`` | ``Attempt`` lists | the orchestrator, once per reconcile pass     |
+| ``cancel.json``   | ``CancelRequest`` | ``nativejobs cancel``; cleared by a submit     |
+| ``live.json``     | ``LiveStatus``    | the controller: why waiting steps wait        |
+
+A step's logs are ``steps/<kind>/<key>/_logs/attempt-N.log`` (``step_log_path``). ``done_keys``
+is the one reading of "done" outside the orchestrator: a marker built from its inputs' current
+outputs (``store.stale_inputs``), as the orchestrator judges it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from nativejobs.errors import StoreError, StoreNotFoundError, short_text
+from nativejobs.plan import Plan
+from nativejobs.store import Store, stale_inputs, step_dir
+
+__all__ = ["LAUNCHED", "Attempt", "CancelRequest", "LiveStatus", "RunRecord", "RunState", "StepRecord",
+           "done_keys", "step_log_path", "step_records"]
+
+LAUNCHED = "launched"  # an attempt's outcome until it is observed to end
+
+
+@dataclass
+class Attempt:
+    """One launch of a step, recorded before the launch so a controller that dies mid-run
+    never reuses an attempt number (nor the log file named after it)."""
+
+    number: int
+    outcome: str
+    exit_code: int | None
+    reason: str
+    finished_at: float | None
+
+    @property
+    def open(self) -> bool:
+        return self.outcome == LAUNCHED
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One planned step as ``run.json`` keeps it: enough to show, report and judge it done."""
+
+    kind: str
+    key: str
+    labels: dict[str, str]
+    inputs: list[str] | None  # input step keys; None: a run.json from before they were recorded
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        return doc if self.inputs is not None else {k: v for k, v in doc.items() if k != "inputs"}
+
+
+def step_records(plan: Plan) -> list[StepRecord]:
+    """The plan's steps as records, in its (dependency) order."""
+    return [StepRecord(s.kind, s.key, dict(s.labels), [i.key for i in s.inputs]) for s in plan.steps]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a submit recorded: the spec as validated, and its plan's steps in dependency order."""
+
+    name: str
+    submitted_at: float
+    spec: dict[str, Any]
+    summary: str  # the summarize step's ref, kind/key
+    steps: list[StepRecord]
+
+    @classmethod
+    def of(cls, spec: dict[str, Any], plan: Plan, *, now: float) -> RunRecord:
+        return cls(plan.name, now, spec, plan.summary.ref, step_records(plan))
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> RunRecord:
+        steps = [StepRecord(s["kind"], s["key"], s.get("labels", {}), s.get("inputs"))
+                 for s in doc["steps"]]
+        return cls(doc["name"], doc.get("submitted_at", 0.0), doc["spec"], doc["summary"], steps)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "steps": [s.to_json() for s in self.steps]}
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    requested_at: float
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """What only the controller sees: step key -> why it is not running yet."""
+
+    updated_at: float
+    pending: dict[str, str] = field(default_factory=dict)
+
+
+def step_log_path(kind: str, key: str, attempt: int) -> str:
+    return f"{step_dir(kind, key)}/_logs/attempt-{attempt}.log"
+
+
+class RunState:
+    """The store's ``runs/<name>/`` of one run: each record read and written whole."""
+
+    def __init__(self, store: Store, name: str) -> None:
+        self.store, self.name = store, name
+        self.prefix = f"runs/{name}"
+
+    # -- run.json ------------------------------------------------------------------------------
+    def put_record(self, record: RunRecord) -> None:
+        """Record a submit; a new submit overrides an earlier cancel."""
+        self.store.put_json(f"{self.prefix}/run.json", record.to_json())
+        self.clear_cancel()
+
+    def record(self) -> RunRecord:
+        """Raises: StoreNotFoundError naming the run if it was never submitted to this store."""
+        try:
+            with self._readable():
+                return RunRecord.from_json(self.store.get_json(f"{self.prefix}/run.json"))
+        except StoreNotFoundError:
+            raise StoreNotFoundError(f"no run named {self.name!r} in {self.store.uri}; check the name "
+                                     "or pass --store") from None
+
+    # -- attempts.json -------------------------------------------------------------------------
+    def attempts(self) -> dict[str, list[Attempt]]:
+        path = f"{self.prefix}/attempts.json"
+        if not self.store.exists(path):
+            return {}
+        with self._readable():
+            raw: dict[str, list[dict[str, Any]]] = self.store.get_json(path)
+            return {k: [Attempt(**a) for a in v] for k, v in raw.items()}
+
+    def put_attempts(self, attempts: Mapping[str, Sequence[Attempt]]) -> None:
+        self.store.put_json(f"{self.prefix}/attempts.json",
+                            {k: [asdict(a) for a in v] for k, v in attempts.items()})
+
+    # -- cancel.json ---------------------------------------------------------------------------
+    def request_cancel(self, *, now: float) -> None:
+        self.store.put_json(f"{self.prefix}/cancel.json", asdict(CancelRequest(now)))
+
+    def clear_cancel(self) -> None:
+        self.store.delete(f"{self.prefix}/cancel.json")
+
+    def is_cancel_requested(self) -> bool:
+        return self.store.exists(f"{self.prefix}/cancel.json")
+
+    # -- live.json -----------------------------------------------------------------------------
+    def put_live(self, live: LiveStatus) -> None:
+        self.store.put_json(f"{self.prefix}/live.json", asdict(live))
+
+    def live(self) -> LiveStatus:
+        path = f"{self.prefix}/live.json"
+        if not self.store.exists(path):
+            return LiveStatus(0.0)
+        with self._readable():
+            doc = self.store.get_json(path)
+            return LiveStatus(doc.get("updated_at", 0.0), doc.get("pending", {}))
+
+    # -- logs ----------------------------------------------------------------------------------
+    def put_step_log(self, kind: str, key: str, attempt: int, text: str) -> None:
+        self.store.put_text(step_log_path(kind, key, attempt), text)
+
+    def step_logs(self, kind: str, key: str) -> dict[int, str]:
+        """Attempt number -> store path of its log, for the attempts that stored one."""
+        return {int(p.rsplit("-", 1)[1].removesuffix(".log")): p
+                for p in self.store.list(f"{step_dir(kind, key)}/_logs")}
+
+    @contextlib.contextmanager
+    def _readable(self) -> Iterator[None]:
+        """A stored file that does not parse (a truncated write, a damaged disk) is named as
+        such, not reported as a bug of ours."""
+        try:
+            yield
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise self._damaged(f"not JSON: {short_text(str(e))}") from e
+        except (KeyError, TypeError, AttributeError) as e:  # JSON, but not the record's shape
+            raise self._damaged(f"not a run record: {short_text(repr(e))}") from e
+
+    def _damaged(self, what: str) -> StoreError:
+        return StoreError(f"run {self.name!r} in {self.store.uri}: a stored file is damaged ({what}); "
+                          "run with --debug to see which")
+
+
+def done_keys(store: Store, steps: Sequence[StepRecord]) -> set[str]:
+    """Keys of the steps that are done as the orchestrator judges it: a marker, inputs done, and
+    built from their current outputs (``stale_inputs``). ``steps`` in dependency order; one
+    marker read per step whose inputs are done; nothing is moved aside (a read-only view)."""
+    digests: dict[str, str | None] = {}
+    for step in steps:
+        inputs = step.inputs or []
+        if not all(k in digests for k in inputs):
+            continue
+        marker = store.get_marker(step.kind, step.key)
+        if marker is None or stale_inputs(marker, {k: digests[k] for k in inputs}):
+            continue
+        digests[step.key] = marker.get("digest")
+    return set(digests)
