@@ -69,7 +69,7 @@ def local_inputs(spec: ExperimentSpec) -> list[tuple[str, str]]:
               for i, c in enumerate(spec.conditions) if c.source]
     for i, b in enumerate(spec.benchmarks):
         named += [(f"benchmarks[{i}].path", b.path), (f"benchmarks[{i}].dev_path", b.dev_path)]
-    return [(field, path) for field, path in named if path and _is_local(path)]
+    return [(field, path) for field, path in named if _is_local(path)]
 
 
 def mirror_uri(store_uri: str) -> str:
