@@ -11,7 +11,12 @@
 - the doctor itself, in-process, against a real MinIO and the API server as the chart's
   ServiceAccount (a kubeconfig holding its token): every check passes, and a Role missing a
   verb (or a Secret grant) fails exactly the matching check;
+- a second release installs beside the first in the same namespace (every name is the
+  release's fullname + a part), each controller reading only its own ConfigMap;
 - ``helm uninstall`` removes what the chart made.
+
+The release is ``nativejobs``: its objects keep the names the CLI and the doctor look up
+(``nativejobs-config``, ``nativejobs-controller``); another release's are ``<release>-nativejobs-*``.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ kube = cluster_fixtures.kube
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "nativejobs"
-RELEASE = "nj"
+RELEASE = "nativejobs"  # fullname = the release name: it contains the chart name
 CONTROLLER_SA = "nativejobs-controller"
 STEP_SA = "nativejobs-step"
 CONFIG_MAP = "nativejobs-config"
@@ -279,8 +284,8 @@ def test_rendered_cluster_config_loads_with_defaults(kube: KubeCluster, tmp_path
 
 def test_rendered_cluster_config_points_at_the_dev_minio(kube: KubeCluster, tmp_path: Path) -> None:
     config = rendered_config(kube, tmp_path, "minio.enabled=true", "imageRegistry=")
-    assert config.store.endpoint_url == "http://nj-minio.nj-render.svc:9000"
-    assert config.store.credentials_secret == "nj-minio"
+    assert config.store.endpoint_url == f"http://{RELEASE}-minio.nj-render.svc:9000"
+    assert config.store.credentials_secret == f"{RELEASE}-minio"
     assert config.images["controller"] == f"nativejobs-controller:{__version__}"
 
 
@@ -378,6 +383,29 @@ def test_install_creates_the_chart_objects(kube: KubeCluster, release: Release) 
     step_sa = yaml.safe_load(run(kube, "kubectl", "get", "serviceaccount", STEP_SA, "-n", ns, "-o",
                                  "yaml").stdout)
     assert step_sa["automountServiceAccountToken"] is False
+
+
+def test_a_second_release_shares_the_namespace(kube: KubeCluster, minio: MinioServer,
+                                               release: Release) -> None:
+    ns, other = release.namespace, "other"
+    controller = f"{other}-nativejobs-controller"
+    run(kube, "helm", "install", other, str(CHART), "-n", ns, "--wait", "--timeout", "3m",
+        "--set", f"store.uri={release.store_uri}", "--set", f"store.endpointUrl={minio.endpoint_url}",
+        "--set", "store.credentialsSecret=nj-s3", "--set", "imageRegistry=")
+    try:
+        names = run(kube, "kubectl", "get", "serviceaccount,role,rolebinding,configmap", "-n", ns,
+                    "-l", f"app.kubernetes.io/instance={other}", "-o", "name").stdout.split()
+        assert sorted(names) == sorted([
+            f"serviceaccount/{controller}", f"serviceaccount/{other}-nativejobs-step",
+            f"role.rbac.authorization.k8s.io/{controller}",
+            f"rolebinding.rbac.authorization.k8s.io/{controller}", f"configmap/{other}-nativejobs-config"])
+        assert can_i(kube, ns, controller, "get", "configmaps", "", f"{other}-nativejobs-config")
+        assert not can_i(kube, ns, controller, "get", "configmaps", "", CONFIG_MAP)
+        assert can_i(kube, ns, CONTROLLER_SA, "get", "configmaps", "", CONFIG_MAP)
+        assert not can_i(kube, ns, CONTROLLER_SA, "get", "configmaps", "", f"{other}-nativejobs-config")
+    finally:
+        run(kube, "helm", "uninstall", other, "-n", ns, "--wait")
+    assert run(kube, "helm", "status", RELEASE, "-n", ns, "-o", "yaml").returncode == 0
 
 
 def test_installed_config_is_the_release_namespace(kube: KubeCluster, release: Release,
