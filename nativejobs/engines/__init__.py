@@ -4,6 +4,8 @@
 (``vllm.py``): GPU only, the adapter served as a LoRA request. ``auto`` picks vLLM where it can
 serve (installed, CUDA visible), else transformers. Engines know no benchmarks; the evaluate
 step hands ``harness_lm()`` to lm-evaluation-harness, so one load serves every benchmark.
+Translation's encoder-decoder models (NLLB, MADLAD) load in ``seq2seq.py``; remote chat
+endpoints are ``openai.py``. No other module loads a model.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 ``llm`` (the paper's prompt; vLLM on GPU, transformers on CPU), ``google`` (Cloud Translation
 v2 REST), ``openai`` (any OpenAI-compatible chat endpoint) and ``seq2seq`` (NLLB/MADLAD-style,
-transformers or CTranslate2) all implement ``Translator``; ``load_translator`` builds one from
-the step's ``EngineConfig``. Around them: ``layout`` keeps formatting (code blocks, lists, line
-breaks), ``SegmentCache`` keeps every translated segment in the store, and ``QualityChecker``
-flags results in the wrong language or of an unlikely length.
+transformers or CTranslate2) all implement ``Translator`` (models load only through
+``nativejobs.engines``); ``load_translator`` builds one from the step's ``EngineConfig``.
+Around them: ``layout`` keeps formatting (code blocks, lists, line breaks), ``SegmentCache``
+keeps every translated segment in the store, and ``QualityChecker`` flags results in the
+wrong language or of an unlikely length.
 """
 
 from nativejobs.translation.base import (
