@@ -1,5 +1,18 @@
-"""Kubernetes without the API: cluster settings (``ClusterConfig``, the Helm chart's values) and
-pure rendering of steps into ``batch/v1`` Job manifests (``render_job``, ``render_plan``).
+"""Everything Kubernetes, in one package; importing it loads only the pure parts re-exported here.
+
+| module      | owns                                                                        |
+|-------------|-----------------------------------------------------------------------------|
+| ``config``  | ``ClusterConfig``: the Helm chart's values, read and checked                 |
+| ``render``  | steps -> ``batch/v1`` Job manifests (``render_job``, ``render_plan``); pure      |
+| ``status``  | what a Job and its pods say: an Observation, why it is pending; pure         |
+| ``errors``  | the typed API errors (404, 409, 410, 401/403, no answer)                     |
+| ``client``  | ``KubeClient`` (retries; maps API errors at one point), list+watch ``Mirror`` |
+| ``backend`` | ``KubernetesBackend``: one Job per attempt; cluster settings; cancel, logs   |
+| ``driver``  | ``submit --detach``: the controller itself as a Job                          |
+| ``doctor``  | checks of an install: store round trip, identity, RBAC                       |
+
+Imports go one way: ``driver`` -> ``backend`` -> ``client`` -> ``errors``; ``doctor`` -> ``client``
+(lazily); ``render`` and ``status`` import no API module.
 """
 
 from nativejobs.k8s.config import (
