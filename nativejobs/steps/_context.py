@@ -2,9 +2,9 @@
 
 The store a step gets from the entrypoint is a ``CheckedStore``: every read of an input step's
 output is checked against the size and SHA-256 its marker vouches for (a mismatch moves that
-marker aside and fails this step with a retryable ``ArtifactDamagedError`` naming the input
-step), and every write under the step's own folder is digested on the way, so the marker that
-vouches for the outputs needs no second read of them.
+marker aside and fails this step with an ``ArtifactDamagedError`` naming the input step: exit 4,
+a retry that costs this step nothing), and every write under the step's own folder is digested
+on the way, so the marker that vouches for the outputs needs no second read of them.
 """
 
 from __future__ import annotations

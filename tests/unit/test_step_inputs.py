@@ -18,7 +18,7 @@ from nativejobs.benchmarks.sources import require_fields
 from nativejobs.errors import StepInputError
 from nativejobs.plan import Plan, build_plan
 from nativejobs.spec import parse_spec
-from nativejobs.steps.__main__ import EXIT_BAD_INPUT, EXIT_RETRYABLE
+from nativejobs.steps.__main__ import EXIT_BAD_INPUT, EXIT_INPUT_DAMAGED, EXIT_RETRYABLE
 from nativejobs.steps.__main__ import main as step_main
 from nativejobs.steps.prepare import read_rows
 from nativejobs.store import FileStore
@@ -107,7 +107,7 @@ def test_a_bad_instruction_file_exits_3(tmp_path: Path, capsys: Any, content: st
 
 def test_a_damaged_upstream_artifact_names_the_step_that_wrote_it(tmp_path: Path, capsys: Any) -> None:
     """Bytes its marker vouches for that do not parse (a legacy marker vouches for nothing): the
-    producer is recomputed (marker moved aside), this step exits retryable naming it."""
+    producer is recomputed (marker moved aside), this step exits 4 (a free retry) naming it."""
     plan, store = _plan(tmp_path, write(tmp_path, "es.jsonl", GOOD * 2))
     native = next(s for s in plan.steps if s.kind == "prepare" and s.params["role"] == "native")
     english = next(s for s in plan.steps if s.kind == "prepare" and s.params["role"] == "english")
@@ -117,7 +117,7 @@ def test_a_damaged_upstream_artifact_names_the_step_that_wrote_it(tmp_path: Path
 
     code, out = _run(store, "prepare", english.key, capsys)
 
-    assert code == EXIT_RETRYABLE
+    assert code == EXIT_INPUT_DAMAGED
     assert f"the output of step prepare/{native.key[:12]} is damaged" in out, out
     assert "line 1 is not JSON" in out and "recomputed" in out
     assert not store.is_done("prepare", native.key)
