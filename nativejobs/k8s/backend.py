@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 from urllib3.exceptions import HTTPError
 
-from nativejobs.errors import BackendError, SpecError
+from nativejobs.errors import BackendError, SpecError, short_text
 from nativejobs.k8s.client import KubeClient, Mirror, Obj
 from nativejobs.k8s.config import CONFIG_MAP_NAME, ClusterConfig, load_cluster_config, parse_cluster_config
 from nativejobs.k8s.errors import ClusterError, ConflictError, NotFoundError, UnreachableError
@@ -158,7 +158,9 @@ class KubernetesBackend:
             return str(self.kube.call(self.kube.core.read_namespaced_pod_log, name, self.kube.namespace,
                                       container="step", tries=1, what=f"the log of pod {name}",
                                       _request_timeout=(3, 10)))
-        except (ClusterError, HTTPError) as e:
+        except ClusterError as e:
+            return f"(no log from pod {name}: {e.reply})\n"
+        except HTTPError as e:
             return f"(no log from pod {name}: {e})\n"
 
 
@@ -178,6 +180,9 @@ def pod_log(kube: KubeClient, step_key: str) -> str | None:
     try:  # once: a kubelet that cannot serve the log will not serve it on a retry either
         return str(kube.call(kube.core.read_namespaced_pod_log, newest, kube.namespace, container="step",
                              tries=1, what=f"reading the log of pod {newest}", _request_timeout=(3, 30)))
+    except ClusterError as e:  # e.g. 500: the API server could not reach the kubelet
+        raise ClusterError(f"the cluster could not serve the log of pod {newest}: {short_text(e.reply)}",
+                           status=e.status) from e
     except HTTPError as e:  # a read timeout: the call is not retried, so it is not mapped
         raise UnreachableError(f"the cluster could not serve the log of pod {newest}: {e}") from e
 

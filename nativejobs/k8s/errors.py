@@ -22,11 +22,12 @@ __all__ = ["ClusterError", "ConflictError", "ForbiddenError", "GoneError", "NotF
 
 
 class ClusterError(BackendError):
-    """When the Kubernetes API refused a call; ``status`` is its HTTP status (None: no answer)."""
+    """When the Kubernetes API refused a call; ``status`` is its HTTP status (None: no answer),
+    ``reply`` the API server's own message."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, reply: str = "") -> None:
         super().__init__(message)
-        self.status = status
+        self.status, self.reply = status, reply or message
 
 
 class NotFoundError(ClusterError):
@@ -66,4 +67,5 @@ def from_api(e: Exception, what: str) -> ClusterError:
     """The typed error for ApiException ``e`` of call ``what`` (raise it ``from e``)."""
     status = getattr(e, "status", None)
     cls = _BY_STATUS.get(status, ClusterError) if isinstance(status, int) else ClusterError
-    return cls(f"{what} failed: {status} {getattr(e, 'reason', '')}: {api_message(e)}", status=status)
+    reply = api_message(e)
+    return cls(f"{what} failed: {status} {getattr(e, 'reason', '')}: {reply}", status=status, reply=reply)
