@@ -18,7 +18,7 @@ from nativejobs.benchmarks.sources import require_fields
 from nativejobs.errors import StepInputError
 from nativejobs.plan import Plan, build_plan
 from nativejobs.spec import parse_spec
-from nativejobs.steps.__main__ import EXIT_BAD_INPUT, EXIT_INPUT_DAMAGED, EXIT_RETRYABLE
+from nativejobs.steps.__main__ import EXIT_BAD_INPUT, EXIT_INPUT_DAMAGED
 from nativejobs.steps.__main__ import main as step_main
 from nativejobs.steps.prepare import read_rows
 from nativejobs.store import FileStore
