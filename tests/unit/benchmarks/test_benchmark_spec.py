@@ -14,7 +14,6 @@ from nativejobs.plan import build_plan
 from nativejobs.spec import parse_spec
 from tests.unit.builders import bench, make_spec
 
-
 JUDGES = {"j": {"kind": "local", "model": "org/judge"}}  # open_qa needs one
 
 
