@@ -174,8 +174,8 @@ def _stream(list_fn: Callable[..., Any], namespace: str, selector: str, version:
 
 
 def _phase_baseline(args: argparse.Namespace) -> dict[str, Any]:
-    from nativejobs.backends.k8s_status import job_observation
     from nativejobs.k8s.render import render_job
+    from nativejobs.k8s.status import job_observation
 
     counts = _count_requests()
     plan = synthetic_plan(args.steps, args.name)
@@ -214,7 +214,8 @@ def _phase_baseline(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _phase_nativejobs(args: argparse.Namespace) -> dict[str, Any]:
-    from nativejobs.backends.k8s import KubeClient, KubernetesBackend
+    from nativejobs.k8s.backend import KubernetesBackend
+    from nativejobs.k8s.client import KubeClient
     from nativejobs.orchestrate import Orchestrator
     from nativejobs.store import open_store
 

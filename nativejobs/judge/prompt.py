@@ -7,15 +7,17 @@ strictly following this format: "[[rating]]", for example: "Rating: [[5]]".") cu
 1–5 scale. As in MT-Bench, the system message is "You are a helpful assistant." and the
 instruction and the rated text sit in the user message; the paper's figure flattens the line
 breaks, which are MT-Bench's. The judge prompt is in English whatever the answer's language
-(as the paper). Bump ``PROMPT_VERSION`` whenever a string here changes: it is in the judge
-step's key and in the verdict cache's identity.
+(as the paper). Bump ``JUDGE_PROMPT_VERSION`` (nativejobs.versions) whenever a string here
+changes: it is in the judge step's key and in the verdict cache's identity.
 """
 
 from __future__ import annotations
 
+from nativejobs.versions import JUDGE_PROMPT_VERSION
+
 __all__ = ["NUDGE", "PROMPT_VERSION", "SYSTEM", "TEMPLATE", "judge_messages", "nudge_messages"]
 
-PROMPT_VERSION = 1
+PROMPT_VERSION = JUDGE_PROMPT_VERSION
 
 SYSTEM = "You are a helpful assistant."  # MT-Bench single-v1's system prompt
 TEMPLATE = (

@@ -11,18 +11,10 @@ from typing import Any
 
 from nativejobs.registry import Registry
 
-__all__ = ["KINDS", "REGISTRY", "VERSIONS"]
+__all__ = ["KINDS", "REGISTRY"]
 
 KINDS = ("prepare", "translate", "train", "evaluate", "judge", "summarize")  # in DAG order
 REGISTRY: Registry[Any] = Registry("step kind")
 for _kind in KINDS:
     REGISTRY.register(_kind, f"nativejobs.steps.{_kind}:STEP")
 
-
-def __getattr__(name: str) -> Any:
-    # VERSIONS imports every step module, so it is built only when someone asks for it.
-    if name == "VERSIONS":
-        import importlib
-
-        return {k: importlib.import_module(f"nativejobs.steps.{k}").VERSION for k in KINDS}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,4 +13,7 @@ import torch  # noqa: F401, E402
 import transformers  # noqa: F401, E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer  # noqa: F401, E402
 
-import nativejobs.steps  # noqa: F401, E402
+from nativejobs.steps import KINDS, REGISTRY  # noqa: E402
+
+for _kind in KINDS:  # the step modules too: REGISTRY imports each on its first lookup
+    REGISTRY[_kind]

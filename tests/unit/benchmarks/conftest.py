@@ -1,4 +1,4 @@
-"""Shared fixtures: the real benchmark files under shared/data, and a writer for broken ones."""
+"""Shared fixtures: the real benchmark files (the public test data), and a writer for broken ones."""
 
 from __future__ import annotations
 
@@ -7,15 +7,11 @@ from pathlib import Path
 
 import pytest
 
-# The repo sits next to shared/ (…/main/tests/unit/benchmarks -> …/shared/data).
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-
 
 @pytest.fixture
-def data() -> Path:
-    """The shared benchmark data directory; a missing one fails the test with its path."""
-    assert DATA.is_dir(), f"benchmark data not found at {DATA}"
-    return DATA
+def data(shared_data: Path) -> Path:
+    """The public benchmark data (tests/data.py: $NATIVEJOBS_TEST_DATA, else ../shared/data)."""
+    return shared_data
 
 
 @pytest.fixture

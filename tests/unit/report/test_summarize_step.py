@@ -13,10 +13,10 @@ import pytest
 from nativejobs.errors import StepInputError, StoreNotFoundError
 from nativejobs.plan import Plan, Step
 from nativejobs.report import run_results
-from nativejobs.steps import VERSIONS
 from nativejobs.steps._context import StepContext
 from nativejobs.steps.summarize import SummarizeStep
 from nativejobs.store import FileStore, step_dir
+from nativejobs.versions import STEP_VERSIONS
 from tests.unit.report.builders import study_plan, write_evaluation
 
 
@@ -51,7 +51,7 @@ def test_summarize_writes_every_output(finished: tuple[FileStore, Plan, dict[str
 
     names = {p.removeprefix(prefix + "/") for p in store.list(prefix)}
 
-    assert VERSIONS["summarize"] == 3
+    assert STEP_VERSIONS["summarize"] == 3
     assert {"results.json", "results.csv", "gaps.json", "analysis.json", "results.md",
             "report.html", "plots/scores.svg", "plots/delta_by_model.svg",
             "plots/delta_vs_native.svg", "plots/round_trip.svg"} <= names
