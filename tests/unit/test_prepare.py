@@ -10,7 +10,6 @@ fails with the missing file's name).
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -139,11 +138,9 @@ def test_a_mixture_language_without_files_fails_naming_the_file(aya: str, tmp_pa
     assert "aya_native_data_processed.ar.json does not exist" in capsys.readouterr().out
 
 
-def test_reading_the_largest_released_file_is_fast(aya: str) -> None:
-    start = time.perf_counter()
+def test_the_largest_released_file_reads_whole(aya: str) -> None:
     rows = load_source(Source(kind="released", path=aya), "zh")
     assert len(rows) == 3944
-    assert time.perf_counter() - start < 2.0
 
 
 # -- sampling ------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ traceback, blew up in size, or was accepted although it describes no study.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +104,8 @@ def _alias_bomb(levels: int, where: str) -> str:
 
 @pytest.mark.parametrize("where", ["name", "judges"], ids=["as-a-string", "in-extra-body"])
 def test_an_alias_bomb_is_refused_before_it_expands(tmp_path: Path, where: str) -> None:
-    start = time.monotonic()
-    found = file_problems(tmp_path, _alias_bomb(9, where))
+    found = file_problems(tmp_path, _alias_bomb(9, where))  # 9**9 values if it expanded
 
-    assert time.monotonic() - start < 5
     assert len(found) == 1 and f"more than {MAX_YAML_NODES:,} values" in found[0], found
 
 
