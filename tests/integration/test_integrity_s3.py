@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from nativejobs.exit_codes import EXIT_INPUT_DAMAGED
 from nativejobs.plan import Plan, build_plan
 from nativejobs.spec import parse_spec
 from nativejobs.store import MARKER, ArtifactDamagedError, Store, file_digest, step_dir
@@ -108,8 +109,8 @@ def test_a_redone_step_with_other_content_invalidates_its_dependents_on_s3(
 
 
 def test_the_real_prepare_step_finds_a_truncated_upstream_file(store: Store, tmp_path: Path) -> None:
-    """A real step in a subprocess: the consumer exits retryable (1) naming the upstream step,
-    whose marker is moved aside so the next pass recomputes it."""
+    """A real step in a subprocess: the consumer exits 4 (input damaged, a free retry) naming the
+    upstream step, whose marker is moved aside so the next pass recomputes it."""
     real = build_plan(parse_spec(tiny_spec(tmp_path / "unused")))
     prepares = [s for s in real.steps if s.kind == "prepare"]
     consumer = next(s for s in prepares if s.inputs)
@@ -120,7 +121,7 @@ def test_the_real_prepare_step_finds_a_truncated_upstream_file(store: Store, tmp
 
     run = run_step(store, consumer)
 
-    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.returncode == EXIT_INPUT_DAMAGED, run.stdout + run.stderr
     assert f"the output of step prepare/{upstream.key[:12]} is damaged: {path} has" in run.stdout
     assert not store.is_done("prepare", upstream.key) and not store.is_done("prepare", consumer.key)
     assert run_step(store, upstream).returncode == 0  # redone: whole again
