@@ -221,7 +221,7 @@ def render(spec: SpecArg, store: StoreOpt = None,
 def doctor(store: StoreOpt = None, cluster_config: ClusterConfigOpt = None,
            namespace: NamespaceOpt = None, kubeconfig: KubeconfigOpt = None,
            kube: Annotated[bool, typer.Option(help="also check the cluster identity and RBAC")] = True,
-           ) -> None:
+           release: ReleaseOpt = "nativejobs") -> None:
     """Check an install: the store round-trips an object; the controller may do what it needs
     on the cluster (and may not read Secrets). `helm test` runs this in the cluster."""
     _store_option(store)
@@ -234,7 +234,8 @@ def doctor(store: StoreOpt = None, cluster_config: ClusterConfigOpt = None,
     if endpoint := os.environ.get("AWS_ENDPOINT_URL"):  # the chart's endpoint is in-cluster DNS
         access = config.store.model_copy(update={"endpoint_url": endpoint})
         config = config.model_copy(update={"store": access})
-    checks = run_checks(config, store or default_store_uri(), kube=kube, kubeconfig=kubeconfig)
+    checks = run_checks(config, store or default_store_uri(), kube=kube, kubeconfig=kubeconfig,
+                        release=release)
     for c in checks:
         mark = ("ok  ", "green") if c.ok else ("FAIL", "red")
         out.print(Text.assemble(mark, f" {c.name}{': ' + c.detail if c.detail else ''}"),
@@ -304,13 +305,15 @@ NamespaceOpt = Annotated[str | None, typer.Option(
 ClusterConfigOpt = Annotated[Path | None, typer.Option(
     help="k8s: cluster settings file (default: the chart's ConfigMap in the namespace)")]
 KubeconfigOpt = Annotated[Path | None, typer.Option(help="k8s: kubeconfig (default: $KUBECONFIG)")]
+ReleaseOpt = Annotated[str, typer.Option(
+    help="k8s: the chart's Helm release, whose ConfigMap holds the cluster settings")]
 
 
 @app.command()
 def submit(spec: SpecArg, store: StoreOpt = None, backend: BackendOpt = "local",
            max_parallel: Annotated[int | None, typer.Option(min=1, help="steps at once")] = None,
            namespace: NamespaceOpt = None, cluster_config: ClusterConfigOpt = None,
-           kubeconfig: KubeconfigOpt = None,
+           kubeconfig: KubeconfigOpt = None, release: ReleaseOpt = "nativejobs",
            detach: Annotated[bool, typer.Option(
                help="k8s: run the controller itself as a Job in the cluster and return")] = False) -> None:
     """Run a study; finished steps are never redone, so submitting again resumes."""
@@ -329,21 +332,23 @@ def submit(spec: SpecArg, store: StoreOpt = None, backend: BackendOpt = "local",
         from nativejobs.k8s.driver import submit_driver
 
         where = submit_driver(s.name, st.uri, namespace=namespace, cluster_config=cluster_config,
-                              kubeconfig=kubeconfig, max_parallel=max_parallel)
+                              kubeconfig=kubeconfig, max_parallel=max_parallel, release=release)
         out.print(f"{p.name}: the controller runs in the cluster as {where}. Follow it with "
                   f"`nativejobs status {p.name} --store {st.uri}`; stop it with "
                   f"`nativejobs cancel {p.name} --store {st.uri}`.", markup=False)
         return
     parallel = max_parallel or s.execution.max_parallel
     runner = open_backend(backend, experiment=s.name, store_uri=st.uri, max_parallel=parallel,
-                          namespace=namespace, cluster_config=cluster_config, kubeconfig=kubeconfig)
+                          namespace=namespace, cluster_config=cluster_config, kubeconfig=kubeconfig,
+                          release=release)
     _drive(s, p, st, runner, max_parallel=parallel, resume_hint=f"nativejobs submit {spec}", live=True)
 
 
 @app.command(hidden=True)
 def drive(name: Annotated[str, typer.Argument(help="experiment name")], store: StoreOpt = None,
           namespace: NamespaceOpt = None, cluster_config: ClusterConfigOpt = None,
-          max_parallel: Annotated[int | None, typer.Option(min=1)] = None) -> None:
+          max_parallel: Annotated[int | None, typer.Option(min=1)] = None,
+          release: ReleaseOpt = "nativejobs") -> None:
     """The in-cluster controller of `submit --detach`: runs the recorded spec on Jobs."""
     st = _default_store(store)
     s = ExperimentSpec.model_validate(_run_state(st, name).record().spec)
@@ -352,7 +357,7 @@ def drive(name: Annotated[str, typer.Argument(help="experiment name")], store: S
         return
     parallel = max_parallel or s.execution.max_parallel
     runner = open_backend("k8s", experiment=s.name, store_uri=st.uri, max_parallel=parallel,
-                          namespace=namespace, cluster_config=cluster_config)
+                          namespace=namespace, cluster_config=cluster_config, release=release)
     try:
         _drive(s, build_plan(s), st, runner, max_parallel=parallel,
                resume_hint="nativejobs submit SPEC --backend k8s --detach", live=False)

@@ -71,16 +71,11 @@ _STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
 _RESOURCES = {"type": "object", "additionalProperties": False, "properties": {
     "requests": {"type": "object", "additionalProperties": {"type": ["string", "number"]}},
     "limits": {"type": "object", "additionalProperties": {"type": ["string", "number"]}}}}
-# A DNS label prefix: names are <fullname>-<suffix>, at most 63 characters.
-_NAME_PART = {"type": "string", "pattern": "^([a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?)?$"}
 _QUANTITY_FIELD = "shm_size"
 
 # Values only the chart reads: dotted path -> schema, merged with FIELDS in this order.
 CHART_ONLY: list[tuple[str, dict[str, Any]]] = [
     ("global", {"type": "object"}),  # Helm's own, for subcharts
-    ("nameOverride", {**_NAME_PART, "description": "replaces the chart name in resource names"}),
-    ("fullnameOverride", {**_NAME_PART, "description": "the resource name prefix instead of "
-                          "<release>-<chart> (the release name alone if it contains the chart name)"}),
     ("imageRegistry", {"type": "string"}),
     ("imageTag", {"type": "string"}),
     ("store.uri", {"type": "string", "pattern": "^s3://[^/]+(/.*)?$"}),
@@ -195,7 +190,7 @@ def values_schema() -> dict[str, Any]:
     if missing:
         raise SystemExit(f"values.yaml keys with no schema: {missing}; map them in scripts/values-schema.py")
     entries.append(("images", images))
-    rank = {k: i for i, k in enumerate(["global", "nameOverride", "fullnameOverride", *order])}
+    rank = {k: i for i, k in enumerate(["global", *order])}
     for value, schema in sorted(entries, key=lambda e: rank.get(e[0].split(".")[0], len(rank))):
         _place(root, value, schema)
     return root

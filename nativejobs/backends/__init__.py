@@ -15,7 +15,7 @@ BACKENDS = ("local", "k8s")
 
 def open_backend(kind: str, *, experiment: str, store_uri: str, max_parallel: int,
                  namespace: str | None = None, cluster_config: Path | None = None,
-                 kubeconfig: Path | None = None) -> Backend:
+                 kubeconfig: Path | None = None, release: str = "nativejobs") -> Backend:
     """A started backend of ``kind`` for ``experiment``'s steps.
 
     Raises: ValueError for an unknown kind (the CLI checks it first); as ``k8s.backend.open_backend``.
@@ -30,5 +30,5 @@ def open_backend(kind: str, *, experiment: str, store_uri: str, max_parallel: in
         from nativejobs.k8s.backend import open_backend as open_k8s
 
         return open_k8s(experiment, namespace=namespace, cluster_config=cluster_config,
-                        kubeconfig=kubeconfig)
+                        kubeconfig=kubeconfig, release=release)
     raise ValueError(f"unknown backend {kind!r}; use one of {', '.join(BACKENDS)}")

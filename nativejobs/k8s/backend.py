@@ -6,7 +6,8 @@ and creates attempt N+1 as a new Job; preemption is absorbed inside the Job (pod
 ignores DisruptionTarget), exit code 3 fails it at once.
 
 The cluster settings come from ``--cluster-config FILE`` if given, else from the ConfigMap the
-Helm chart installs (``nativejobs-config``, key ``cluster.yaml``) in the namespace, so a laptop
+Helm chart installs (``<release>-config``, key ``cluster.yaml``; ``--release``, default
+``nativejobs``) in the namespace, so a laptop
 and the in-cluster driver run every Job with the same images, Secrets and node placement.
 """
 
@@ -22,7 +23,13 @@ from urllib3.exceptions import HTTPError
 
 from nativejobs.errors import BackendError, SpecError, short_text
 from nativejobs.k8s.client import KubeClient, Mirror, Obj
-from nativejobs.k8s.config import CONFIG_MAP_NAME, ClusterConfig, load_cluster_config, parse_cluster_config
+from nativejobs.k8s.config import (
+    DEFAULT_RELEASE,
+    ClusterConfig,
+    config_map_name,
+    load_cluster_config,
+    parse_cluster_config,
+)
 from nativejobs.k8s.errors import ClusterError, ConflictError, NotFoundError, UnreachableError
 from nativejobs.k8s.render import LABEL_ATTEMPT, LABEL_STEP, render_job, selector
 from nativejobs.k8s.status import explain_pending, job_observation
@@ -187,34 +194,36 @@ def pod_log(kube: KubeClient, step_key: str) -> str | None:
         raise UnreachableError(f"the cluster could not serve the log of pod {newest}: {e}") from e
 
 
-def cluster_settings(kube: KubeClient, path: Path | None) -> ClusterConfig:
-    """The file's settings, else the chart's ConfigMap in ``kube.namespace``."""
+def cluster_settings(kube: KubeClient, path: Path | None, release: str = DEFAULT_RELEASE) -> ClusterConfig:
+    """The file's settings, else the ConfigMap of the chart's ``release`` in ``kube.namespace``."""
     if path is not None:
         config = load_cluster_config(path)
     else:
-        config = parse_cluster_config(_configmap_doc(kube), source=f"ConfigMap {CONFIG_MAP_NAME}")
+        name = config_map_name(release)
+        config = parse_cluster_config(_configmap_doc(kube, name, release), source=f"ConfigMap {name}")
     if config.namespace != kube.namespace:
         config = config.model_copy(update={"namespace": kube.namespace})
     return config
 
 
-def _configmap_doc(kube: KubeClient) -> object:
+def _configmap_doc(kube: KubeClient, name: str, release: str) -> object:
     try:
-        cm = kube.call(kube.core.read_namespaced_config_map, CONFIG_MAP_NAME, kube.namespace,
-                       what=f"reading ConfigMap {CONFIG_MAP_NAME}")
+        cm = kube.call(kube.core.read_namespaced_config_map, name, kube.namespace,
+                       what=f"reading ConfigMap {name}")
     except NotFoundError:
-        raise SpecError([f"--namespace: no ConfigMap {CONFIG_MAP_NAME} in namespace {kube.namespace!r}; "
-                         "install the chart there (helm install nativejobs charts/nativejobs -n "
-                         f"{kube.namespace}) or pass --cluster-config FILE"]) from None
+        raise SpecError([f"--release: no ConfigMap {name} (release {release!r}) in namespace "
+                         f"{kube.namespace!r}; install the chart there (helm install {release} "
+                         f"charts/nativejobs -n {kube.namespace}), pass the release's --release and "
+                         "--namespace, or pass --cluster-config FILE"]) from None
     text = (cm.data or {}).get(CONFIGMAP_KEY)
     if text is None:
-        raise SpecError([f"ConfigMap {CONFIG_MAP_NAME}: no key {CONFIGMAP_KEY}; reinstall the chart"])
+        raise SpecError([f"ConfigMap {name}: no key {CONFIGMAP_KEY}; reinstall the chart"])
     return yaml.safe_load(text)
 
 
 def open_backend(experiment: str, *, namespace: str | None, cluster_config: Path | None,
-                 kubeconfig: Path | None) -> KubernetesBackend:
+                 kubeconfig: Path | None, release: str = DEFAULT_RELEASE) -> KubernetesBackend:
     """A started backend (its watches running) for the Jobs of ``experiment``."""
     ns = namespace or (load_cluster_config(cluster_config).namespace if cluster_config else "nativejobs")
     kube = KubeClient(ns, kubeconfig_path=kubeconfig)
-    return KubernetesBackend(kube, experiment, cluster_settings(kube, cluster_config))
+    return KubernetesBackend(kube, experiment, cluster_settings(kube, cluster_config, release))

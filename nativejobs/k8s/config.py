@@ -26,12 +26,12 @@ from nativejobs.errors import SpecError
 from nativejobs.spec import _ENV_NAME, _field_problems, read_yaml
 
 __all__ = [
-    "CONFIG_MAP_NAME", "IMAGE_ROLES", "ClusterConfig", "ImageRole", "SecretRef", "StoreAccess", "Toleration",
-    "default_image", "load_cluster_config", "parse_cluster_config",
+    "DEFAULT_RELEASE", "IMAGE_ROLES", "ClusterConfig", "ImageRole", "SecretRef", "StoreAccess", "Toleration",
+    "chart_fullname", "config_map_name", "default_image", "load_cluster_config", "parse_cluster_config",
 ]
 
-# The Helm chart's ConfigMap: key cluster.yaml (this model), key store_uri (the run store).
-CONFIG_MAP_NAME = "nativejobs-config"
+# The Helm release the CLI addresses unless told (`helm install nativejobs charts/nativejobs`).
+DEFAULT_RELEASE = "nativejobs"
 ImageRole = Literal["translate", "train", "eval", "controller"]
 IMAGE_ROLES: tuple[ImageRole, ...] = get_args(ImageRole)
 # Labels nativejobs sets itself: a Job found by selector must really be ours.
@@ -39,6 +39,27 @@ _OWN_LABEL_PREFIXES = ("nativejobs.io/", "app.kubernetes.io/managed-by", "kueue.
 # Variables nativejobs sets itself; a secret_env entry of the same name would shadow one.
 _OWN_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_REGION",
             "HF_TOKEN", "HF_HOME", "NATIVEJOBS_CACHE", "NATIVEJOBS_THREADS", "PYTHONUNBUFFERED")
+
+_RELEASE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?")
+
+
+def chart_fullname(release: str) -> str:
+    """The prefix of every object of the chart's ``release``, as charts/nativejobs/_helpers.tpl makes it.
+
+    Raises: SpecError if ``release`` is no Helm release name.
+    """
+    if not _RELEASE_NAME.fullmatch(release):
+        raise SpecError([f"--release: got {release[:100]!r}; a Helm release name is lowercase letters, "
+                         "digits and '-', at most 53 characters, starting and ending alphanumeric"])
+    name = release if DEFAULT_RELEASE in release else f"{release}-{DEFAULT_RELEASE}"
+    name = name[:42]
+    return name[:-1] if name.endswith("-") else name  # Go's TrimSuffix: one dash at most
+
+
+def config_map_name(release: str = DEFAULT_RELEASE) -> str:
+    """The chart's ConfigMap of ``release``: key cluster.yaml (this model), key store_uri."""
+    return f"{chart_fullname(release)}-config"
+
 
 _REDACTED = "<redacted: a literal; give a Secret reference {name: SECRET, key: KEY}>"
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from nativejobs.errors import NativeJobsError
-from nativejobs.k8s.config import CONFIG_MAP_NAME, ClusterConfig
+from nativejobs.k8s.config import DEFAULT_RELEASE, ClusterConfig, config_map_name
 from nativejobs.k8s.errors import ClusterError, UnreachableError
 from nativejobs.store import open_store
 
@@ -82,7 +82,7 @@ def _controller_access(config_map: str) -> tuple[Access, ...]:
     )
 
 
-CONTROLLER_ACCESS: tuple[Access, ...] = _controller_access(CONFIG_MAP_NAME)
+CONTROLLER_ACCESS: tuple[Access, ...] = _controller_access(config_map_name())
 FORBIDDEN_ACCESS: tuple[Access, ...] = tuple(Access(v, "secrets") for v in ("get", "list", "watch"))
 
 
@@ -92,7 +92,7 @@ def doctor(
     *,
     kube: bool = True,
     kubeconfig: Path | None = None,
-    config_map: str = CONFIG_MAP_NAME,
+    release: str = DEFAULT_RELEASE,
 ) -> list[Check]:
     """Check the run store and, with ``kube``, the identity and RBAC in ``config.namespace``.
 
@@ -103,7 +103,7 @@ def doctor(
         kube: also ask the Kubernetes API (False: the store check only).
         kubeconfig: the kubeconfig to use; None: the pod's ServiceAccount when in a
             cluster, else ``$KUBECONFIG`` (else ``~/.kube/config``), current context.
-        config_map: the ConfigMap the controller may read (the chart's).
+        release: the chart's Helm release; its controller may read that release's ConfigMap.
 
     Returns:
         The checks in the order above; ``all(c.ok for c in checks)`` means the install works.
@@ -121,7 +121,7 @@ def doctor(
         return [*checks, Check("kube: identity", False, f"no Kubernetes credentials: {e}; set "
                                "KUBECONFIG or run inside the cluster")]
     with api:
-        return checks + _check_kube(api, config, config_map)
+        return checks + _check_kube(api, config, config_map_name(release))
 
 
 def _check_kube(api: Any, config: ClusterConfig, config_map: str) -> list[Check]:

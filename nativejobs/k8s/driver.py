@@ -15,7 +15,7 @@ from typing import Any
 from nativejobs.errors import BackendError, SpecError
 from nativejobs.k8s.backend import cluster_settings
 from nativejobs.k8s.client import KubeClient
-from nativejobs.k8s.config import CONFIG_MAP_NAME, ClusterConfig
+from nativejobs.k8s.config import DEFAULT_RELEASE, ClusterConfig, config_map_name
 from nativejobs.k8s.errors import ConflictError
 from nativejobs.k8s.render import CONTAINER_SECURITY, MANAGED_BY, pod_security, store_env
 
@@ -29,11 +29,12 @@ def driver_name(experiment: str) -> str:
 
 
 def render_driver_job(experiment: str, store_uri: str, config: ClusterConfig, *,
-                      max_parallel: int | None = None) -> dict[str, Any]:
-    """The Job that runs the controller for ``experiment`` in the cluster."""
+                      max_parallel: int | None = None, release: str = DEFAULT_RELEASE) -> dict[str, Any]:
+    """The Job that runs the controller for ``experiment`` in the cluster (chart ``release``'s)."""
     labels = {MANAGED_BY[0]: MANAGED_BY[1], LABEL_COMPONENT: "controller",
               "nativejobs.io/driver-of": experiment, **config.extra_labels}
-    command = ["nativejobs", "drive", experiment, "--store", store_uri, "--namespace", config.namespace]
+    command = ["nativejobs", "drive", experiment, "--store", store_uri, "--namespace", config.namespace,
+               "--release", release]
     if max_parallel:
         command += ["--max-parallel", str(max_parallel)]
     container = {"name": "controller", "image": config.images["controller"],
@@ -65,15 +66,15 @@ def render_driver_job(experiment: str, store_uri: str, config: ClusterConfig, *,
 
 def submit_driver(experiment: str, store_uri: str, *, namespace: str | None,
                   cluster_config: Path | None, kubeconfig: Path | None,
-                  max_parallel: int | None) -> str:
+                  max_parallel: int | None, release: str = DEFAULT_RELEASE) -> str:
     """Create the driver Job (replacing a finished one); returns 'Job NAME in NAMESPACE'."""
     if cluster_config is not None:
         raise SpecError([f"--cluster-config: got {str(cluster_config)!r}; a detached controller "
-                         f"reads the chart's ConfigMap {CONFIG_MAP_NAME}; install the chart and drop "
-                         "--cluster-config"])
+                         f"reads the chart's ConfigMap {config_map_name(release)}; install the chart and "
+                         "drop --cluster-config"])
     kube = KubeClient(namespace or "nativejobs", kubeconfig_path=kubeconfig)
-    config = cluster_settings(kube, None)
-    body = render_driver_job(experiment, store_uri, config, max_parallel=max_parallel)
+    config = cluster_settings(kube, None, release)
+    body = render_driver_job(experiment, store_uri, config, max_parallel=max_parallel, release=release)
     name = body["metadata"]["name"]
     try:
         kube.call(kube.batch.create_namespaced_job, kube.namespace, body,

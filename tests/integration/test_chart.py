@@ -35,6 +35,8 @@ import pytest
 import yaml
 
 from nativejobs import __version__
+from nativejobs.k8s.backend import cluster_settings
+from nativejobs.k8s.client import KubeClient
 from nativejobs.k8s.config import ClusterConfig, load_cluster_config
 from nativejobs.k8s.doctor import CONTROLLER_ACCESS, FORBIDDEN_ACCESS, Access, Check, doctor
 from tests.integration import cluster_fixtures
@@ -385,8 +387,8 @@ def test_install_creates_the_chart_objects(kube: KubeCluster, release: Release) 
     assert step_sa["automountServiceAccountToken"] is False
 
 
-def test_a_second_release_shares_the_namespace(kube: KubeCluster, minio: MinioServer,
-                                               release: Release) -> None:
+def test_a_second_release_shares_the_namespace(kube: KubeCluster, minio: MinioServer, s3_env: MinioServer,
+                                               release: Release, tmp_path: Path) -> None:
     ns, other = release.namespace, "other"
     controller = f"{other}-nativejobs-controller"
     run(kube, "helm", "install", other, str(CHART), "-n", ns, "--wait", "--timeout", "3m",
@@ -403,6 +405,12 @@ def test_a_second_release_shares_the_namespace(kube: KubeCluster, minio: MinioSe
         assert not can_i(kube, ns, controller, "get", "configmaps", "", CONFIG_MAP)
         assert can_i(kube, ns, CONTROLLER_SA, "get", "configmaps", "", CONFIG_MAP)
         assert not can_i(kube, ns, CONTROLLER_SA, "get", "configmaps", "", f"{other}-nativejobs-config")
+        # `--release other`: its controller reads its own settings, and the doctor passes as it.
+        kubeconfig = sa_kubeconfig(kube, ns, controller, tmp_path / "kubeconfig")
+        config = cluster_settings(KubeClient(ns, kubeconfig_path=kubeconfig), None, other)
+        assert config.controller_service_account == controller
+        checks = doctor(config, release.store_uri, kubeconfig=kubeconfig, release=other)
+        assert [c for c in checks if not c.ok] == [] and len(checks) == len(expected_names())
     finally:
         run(kube, "helm", "uninstall", other, "-n", ns, "--wait")
     assert run(kube, "helm", "status", RELEASE, "-n", ns, "-o", "yaml").returncode == 0
@@ -459,7 +467,8 @@ def test_helm_test_runs_the_doctor_pod(kube: KubeCluster, release: Release) -> N
     (container,) = spec["containers"]
     assert container["image"] == f"nativejobs-controller:{__version__}"
     assert container["command"] == ["nativejobs", "doctor", "--cluster-config",
-                                    "/etc/nativejobs/cluster.yaml", "--store", release.store_uri]
+                                    "/etc/nativejobs/cluster.yaml", "--store", release.store_uri,
+                                    "--release", RELEASE]
     env = {e["name"]: e for e in container["env"]}
     secret_ref = env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]
     assert secret_ref == {"name": "nj-s3", "key": "AWS_ACCESS_KEY_ID"}

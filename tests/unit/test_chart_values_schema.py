@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from nativejobs.k8s.config import CONFIG_MAP_NAME, ClusterConfig, parse_cluster_config
+from nativejobs.k8s.config import ClusterConfig, chart_fullname, config_map_name, parse_cluster_config
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "nativejobs"
@@ -108,8 +108,7 @@ def test_schema_carries_the_config_checks() -> None:
     (("secretEnv.openai_key.name=o", "secretEnv.openai_key.key=k"), "'openai_key' does not match"),
     (("extraLabels.bad key=x",), "'bad key' does not match"),
     (("cachePvc=Not_A_Name",), "/cachePvc"),
-    (("fullnameOverride=Bad_",), "/fullnameOverride"),
-], ids=["typo", "root", "quantity", "env-name", "label-key", "object-name", "fullname"])
+], ids=["typo", "root", "quantity", "env-name", "label-key", "object-name"])
 def test_schema_rejects_what_cluster_config_rejects(sets: tuple[str, ...], complaint: str) -> None:
     done = template("nativejobs", *sets, check=False)
     assert done.returncode != 0
@@ -149,7 +148,7 @@ def test_release_nativejobs_keeps_the_names_the_cli_looks_up() -> None:
     docs = objects("nativejobs", *DEV_MINIO)
     assert names(docs) == {
         ("ServiceAccount", "nativejobs-controller"), ("ServiceAccount", "nativejobs-step"),
-        ("ConfigMap", CONFIG_MAP_NAME), ("Role", "nativejobs-controller"),
+        ("ConfigMap", config_map_name()), ("Role", "nativejobs-controller"),
         ("RoleBinding", "nativejobs-controller"), ("Pod", "nativejobs-doctor"),
         ("Secret", "nativejobs-minio"), ("Service", "nativejobs-minio"),
         ("PersistentVolumeClaim", "nativejobs-minio"), ("Deployment", "nativejobs-minio"),
@@ -161,9 +160,10 @@ def test_release_nativejobs_keeps_the_names_the_cli_looks_up() -> None:
 
 @pytest.mark.parametrize(("release", "fullname"), [
     ("nj", "nj-nativejobs"), ("nativejobs-b", "nativejobs-b"), ("my-nativejobs", "my-nativejobs"),
-    ("a" * 53, "a" * 42),
+    ("a" * 53, "a" * 42), ("a" * 41 + "-b", "a" * 41),
 ])
 def test_every_name_and_reference_uses_the_fullname(release: str, fullname: str) -> None:
+    assert chart_fullname(release) == fullname  # what `--release` makes the CLI look up
     docs = objects(release, *DEV_MINIO)
     assert all(d["metadata"]["name"].startswith(f"{fullname}-") for d in docs), names(docs)
     assert all(len(d["metadata"]["name"]) <= 63 for d in docs)
@@ -171,11 +171,12 @@ def test_every_name_and_reference_uses_the_fullname(release: str, fullname: str)
     config_map = one(docs, "ConfigMap")
     role, binding = one(docs, "Role"), one(docs, "RoleBinding")
     (config_rule,) = [r for r in role["rules"] if r["resources"] == ["configmaps"]]
-    assert config_rule["resourceNames"] == [config_map["metadata"]["name"]] == [f"{fullname}-config"]
+    assert config_rule["resourceNames"] == [config_map["metadata"]["name"]] == [config_map_name(release)]
     assert binding["roleRef"]["name"] == role["metadata"]["name"] == controller
     assert binding["subjects"][0]["name"] == controller
     pod = one(docs, "Pod")
     assert pod["spec"]["serviceAccountName"] == controller
+    assert pod["spec"]["containers"][0]["command"][-2:] == ["--release", release]
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     assert volumes["config"]["configMap"]["name"] == f"{fullname}-config"
     config = parse_cluster_config(yaml.safe_load(config_map["data"]["cluster.yaml"]))
@@ -192,12 +193,9 @@ def test_two_releases_in_one_namespace_share_no_object_name() -> None:
     assert names(first).isdisjoint(names(second))
 
 
-def test_overrides_and_explicit_account_names_win() -> None:
-    docs = objects("anything", "fullnameOverride=study", "serviceAccounts.controller.name=ctl",
-                   "serviceAccounts.step.name=worker")
-    assert ("ConfigMap", "study-config") in names(docs) and ("ServiceAccount", "ctl") in names(docs)
+def test_explicit_account_names_win() -> None:
+    docs = objects("anything", "serviceAccounts.controller.name=ctl", "serviceAccounts.step.name=worker")
+    assert {("ConfigMap", "anything-nativejobs-config"), ("ServiceAccount", "ctl")} <= names(docs)
     assert one(docs, "RoleBinding")["subjects"][0]["name"] == "ctl"
     config = parse_cluster_config(yaml.safe_load(one(docs, "ConfigMap")["data"]["cluster.yaml"]))
     assert (config.controller_service_account, config.step_service_account) == ("ctl", "worker")
-    named = objects("anything", "nameOverride=nj")
-    assert ("ConfigMap", "anything-nj-config") in names(named)

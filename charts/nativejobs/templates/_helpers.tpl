@@ -1,24 +1,17 @@
 {{/*
 Names. Every object the chart makes is <fullname>-<part>, so two releases can share a namespace.
-<fullname> is as `helm create` makes it: fullnameOverride, else the release name when it
-contains the chart name (release `nativejobs` -> nativejobs-config, nativejobs-controller, ...:
-the names the CLI looks up by default, nativejobs/k8s/config.py CONFIG_MAP_NAME), else
-<release>-<chart>. Truncated so that <fullname>-controller fits a 63-character name.
+<fullname> is the release name when it contains "nativejobs" (release `nativejobs` ->
+nativejobs-config, nativejobs-controller, ...: the names the CLI looks up by default), else
+<release>-nativejobs; the CLI's `--release` computes the same (nativejobs/k8s/config.py
+chart_fullname). Truncated so that <fullname>-controller fits a 63-character name.
 */}}
-{{- define "nativejobs.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 42 | trimSuffix "-" }}
-{{- end }}
+{{- define "nativejobs.name" -}}{{ .Chart.Name }}{{- end }}
 
 {{- define "nativejobs.fullname" -}}
-{{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 42 | trimSuffix "-" }}
-{{- else }}
-{{- $name := default .Chart.Name .Values.nameOverride }}
-{{- if contains $name .Release.Name }}
+{{- if contains .Chart.Name .Release.Name }}
 {{- .Release.Name | trunc 42 | trimSuffix "-" }}
 {{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 42 | trimSuffix "-" }}
-{{- end }}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 42 | trimSuffix "-" }}
 {{- end }}
 {{- end }}
 

@@ -9,7 +9,7 @@ import pytest
 
 from nativejobs import __version__
 from nativejobs.errors import SpecError
-from nativejobs.k8s.config import ClusterConfig, load_cluster_config, parse_cluster_config
+from nativejobs.k8s.config import ClusterConfig, config_map_name, load_cluster_config, parse_cluster_config
 
 REF = {"name": "engine-keys", "key": "openai"}
 
@@ -209,3 +209,11 @@ def test_a_literal_secret_is_refused_and_never_echoed(doc: dict[str, Any]) -> No
 
     assert "live-token-value" not in line and "live_token_value" not in line
     assert "redacted" in line and "{name: SECRET, key: KEY}" in line
+
+
+@pytest.mark.parametrize("release", ["", "Lab", "lab_1", "-lab", "lab-", "a" * 54, "lab\n"])
+def test_a_bad_release_name_is_one_line_naming_the_option(release: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        config_map_name(release)
+    (line,) = caught.value.problems
+    assert line.startswith(f"--release: got {release!r}") and "\n" not in line

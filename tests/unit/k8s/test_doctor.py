@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nativejobs.k8s.config import CONFIG_MAP_NAME, ClusterConfig
+from nativejobs.k8s.config import ClusterConfig, config_map_name
 from nativejobs.k8s.doctor import CONTROLLER_ACCESS, FORBIDDEN_ACCESS, Access, doctor
 
 
@@ -57,6 +57,6 @@ def test_access_reads_as_a_check_name(access: Access, text: str) -> None:
 
 def test_the_controller_may_read_only_its_own_config_map_and_no_secrets() -> None:
     (config_map,) = [a for a in CONTROLLER_ACCESS if a.resource == "configmaps"]
-    assert config_map == Access("get", "configmaps", name=CONFIG_MAP_NAME)
+    assert config_map == Access("get", "configmaps", name=config_map_name())
     assert not [a for a in CONTROLLER_ACCESS if a.resource == "secrets"]
     assert {a.verb for a in FORBIDDEN_ACCESS} == {"get", "list", "watch"}

@@ -26,3 +26,13 @@ def test_driver_job_without_placement_sets_none() -> None:
     pod = render_driver_job("study", "s3://b/runs", parse_cluster_config({}))["spec"]["template"]["spec"]
 
     assert not {"nodeSelector", "tolerations", "priorityClassName"} & pod.keys()
+
+
+def test_driver_reads_the_settings_of_the_release_it_was_submitted_with() -> None:
+    config = parse_cluster_config({"controller_service_account": "lab-nativejobs-controller"})
+
+    pod = render_driver_job("study", "s3://b/runs", config, release="lab")["spec"]["template"]["spec"]
+
+    command = pod["containers"][0]["command"]
+    assert command[command.index("--release") + 1] == "lab"
+    assert pod["serviceAccountName"] == "lab-nativejobs-controller"
