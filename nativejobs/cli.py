@@ -305,8 +305,20 @@ NamespaceOpt = Annotated[str | None, typer.Option(
 ClusterConfigOpt = Annotated[Path | None, typer.Option(
     help="k8s: cluster settings file (default: the chart's ConfigMap in the namespace)")]
 KubeconfigOpt = Annotated[Path | None, typer.Option(help="k8s: kubeconfig (default: $KUBECONFIG)")]
+
+
+def _release_name(release: str) -> str:
+    from nativejobs.k8s.config import chart_fullname
+
+    try:
+        chart_fullname(release)
+    except SpecError as e:
+        raise typer.BadParameter(e.problems[0].removeprefix("--release: ")) from None
+    return release
+
+
 ReleaseOpt = Annotated[str, typer.Option(
-    help="k8s: the chart's Helm release, whose ConfigMap holds the cluster settings")]
+    callback=_release_name, help="k8s: the chart's Helm release, whose ConfigMap holds the cluster settings")]
 
 
 @app.command()

@@ -59,8 +59,9 @@ def spec_path(tmp_path: Path) -> Any:
     (["submit", "x.yaml", "--max-parallel", "0"], "Invalid value for '--max-parallel'"),
     (["logs", "run"], "Missing argument"),
     (["results", "--import"], "requires an argument"),
+    (["doctor", "--release", "Lab_1"], "Invalid value for '--release': got 'Lab_1'; a Helm release name"),
 ], ids=["unknown-command", "missing-argument", "unknown-option", "not-an-int", "below-min",
-        "missing-second-argument", "option-without-value"])
+        "missing-second-argument", "option-without-value", "bad-release"])
 def test_a_usage_error_is_clicks_message_and_exit_2(capsys: Any, args: list[str], says: str) -> None:
     code, _, err = run(capsys, *args)
 
