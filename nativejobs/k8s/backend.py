@@ -6,9 +6,9 @@ and creates attempt N+1 as a new Job; preemption is absorbed inside the Job (pod
 ignores DisruptionTarget), exit code 3 fails it at once.
 
 The cluster settings come from ``--cluster-config FILE`` if given, else from the ConfigMap the
-Helm chart installs (``<release>-config``, key ``cluster.yaml``; ``--release``, default
-``nativejobs``) in the namespace, so a laptop
-and the in-cluster driver run every Job with the same images, Secrets and node placement.
+Helm chart installs in the namespace (key ``cluster.yaml`` of ``config_map_name(release)``:
+``nativejobs-config`` for the default release, ``lab-nativejobs-config`` for ``--release lab``),
+so a laptop and the in-cluster driver run every Job with the same images, Secrets and node placement.
 """
 
 from __future__ import annotations

@@ -30,8 +30,9 @@ __all__ = [
     "chart_fullname", "config_map_name", "default_image", "load_cluster_config", "parse_cluster_config",
 ]
 
+CHART_NAME = "nativejobs"  # charts/nativejobs/Chart.yaml `name`
 # The Helm release the CLI addresses unless told (`helm install nativejobs charts/nativejobs`).
-DEFAULT_RELEASE = "nativejobs"
+DEFAULT_RELEASE = CHART_NAME
 ImageRole = Literal["translate", "train", "eval", "controller"]
 IMAGE_ROLES: tuple[ImageRole, ...] = get_args(ImageRole)
 # Labels nativejobs sets itself: a Job found by selector must really be ours.
@@ -51,7 +52,7 @@ def chart_fullname(release: str) -> str:
     if not _RELEASE_NAME.fullmatch(release):
         raise SpecError([f"--release: got {release[:100]!r}; a Helm release name is lowercase letters, "
                          "digits and '-', at most 53 characters, starting and ending alphanumeric"])
-    name = release if DEFAULT_RELEASE in release else f"{release}-{DEFAULT_RELEASE}"
+    name = release if CHART_NAME in release else f"{release}-{CHART_NAME}"
     name = name[:42]
     return name[:-1] if name.endswith("-") else name  # Go's TrimSuffix: one dash at most
 
