@@ -16,7 +16,9 @@ the run       a plan of N independent GPU steps (``train``-shaped: 1 GPU, the wo
   baseline    every Job rendered first, then created one by one with the kubernetes client
               (``BatchV1Api.create_namespaced_job``); done when every Job has succeeded (watch);
   nativejobs  ``Orchestrator.run`` over ``KubernetesBackend`` (what ``nativejobs submit
-              --backend k8s`` runs), ``max_parallel`` N, store on local disk (or --store).
+              --backend k8s`` runs), ``max_parallel`` N, store on local disk (or --store);
+              its Job creates overlap (``launch_concurrency``, 8; --launch-concurrency 1 is
+              the serial way the baseline goes).
 Steps are simulated: kwok runs each pod for ``--duration`` (annotation nativejobs.io/sim-duration),
 and a watcher in this process writes a step's ``_SUCCESS.json`` marker when its pod appears
 (a step writes it just before it exits; writing it early keeps a lagging watcher from failing
@@ -227,6 +229,7 @@ def _phase_nativejobs(args: argparse.Namespace) -> dict[str, Any]:
     rss0, cpu0 = _rss_kb(), _cpu_s()
     t0 = time.time()
     backend = KubernetesBackend(KubeClient(args.namespace), plan.name, config)
+    backend.launch_concurrency = args.launch_concurrency or backend.launch_concurrency
     created: dict[str, float] = {}
 
     def on_event(what: str, step: Step, message: str) -> None:
@@ -365,7 +368,8 @@ def run_way(way: str, n: int, args: argparse.Namespace, cluster: Cluster, tag: s
     cmd = [sys.executable, str(Path(__file__).resolve()), "_phase", way, "--steps", str(n),
            "--namespace", namespace, "--name", f"bench-{tag}-{n}", "--store", store_uri,
            "--duration", args.duration, "--poll", str(args.poll), "--timeout", str(args.timeout),
-           "--max-parallel", str(args.max_parallel or 0), "--out", str(out)]
+           "--max-parallel", str(args.max_parallel or 0), "--out", str(out),
+           "--launch-concurrency", str(args.launch_concurrency)]
     done = subprocess.run(cmd, timeout=args.timeout + 300, check=False)
     after = cluster.requests_total()
     sim.stop()
@@ -473,7 +477,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = os.getloadavg()
     print(f"# bench/scale.py: {' '.join(sys.argv[1:])}\n\nmachine: {os.cpu_count()} CPUs, "
           f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at start; pod duration "
-          f"{args.duration}; poll {args.poll} s", flush=True)
+          f"{args.duration}; poll {args.poll} s; nativejobs launch concurrency "
+          f"{args.launch_concurrency or 'default (8)'}", flush=True)
     for line in control_plane_flags():
         print(f"control plane: {line}")
     print(flush=True)
@@ -511,6 +516,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--poll", type=float, default=0.5,
                    help="the controller's seconds between passes (default 0.5, as a live submit)")
     p.add_argument("--max-parallel", type=int, default=0, help="default: every step at once")
+    p.add_argument("--launch-concurrency", type=int, default=0,
+                   help="nativejobs: Job creates in flight at once (default: the backend's, 8)")
     p.add_argument("--nodes", type=int, default=4, help="fake GPU nodes to add (default 4)")
     p.add_argument("--store", default="",
                    help="the run store (default: a temp dir; s3://... for MinIO or S3)")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol
@@ -66,6 +67,7 @@ class Backend(Protocol):
     """Runs steps somewhere; knows nothing of ordering."""
 
     outlives_controller: bool  # steps keep running when the controller stops (a cluster's Jobs)
+    launch_concurrency: int  # launch calls that may be in flight at once (a cluster API: several)
     pending: Mapping[str, str]  # step key -> why it is launched but not running yet ("" unknown)
 
     def launch(self, step: Step, *, store_uri: str, attempt: int) -> None: ...
@@ -287,10 +289,22 @@ class Orchestrator:
             tries = self.attempts.setdefault(step.key, [])
             tries.append(Attempt(len(tries) + 1, LAUNCHED, None, "", None))
         self._save_attempts()
-        for step in steps:
-            attempt = len(self.attempts[step.key])
-            self.backend.launch(step, store_uri=store_uri, attempt=attempt)
-            self.on_event("launched", step, f"attempt {attempt}")
+        for step in self._launched(steps, store_uri):  # events in plan order, from this thread
+            self.on_event("launched", step, f"attempt {len(self.attempts[step.key])}")
+
+    def _launched(self, steps: list[Step], store_uri: str) -> Iterator[Step]:
+        """Launch each step, up to the backend's concurrency at once (a serial create is bound
+        by one API round trip a step); yields each step in order as its launch returns."""
+        def launch(step: Step) -> Step:
+            self.backend.launch(step, store_uri=store_uri, attempt=len(self.attempts[step.key]))
+            return step
+
+        width = min(self.backend.launch_concurrency, len(steps))
+        if width <= 1:
+            yield from map(launch, steps)
+            return
+        with ThreadPoolExecutor(width, thread_name_prefix="launch") as pool:
+            yield from pool.map(launch, steps)
 
     def run(self, store_uri: str, *, poll_s: float = 0.5,
             on_pass: Callable[[RunStatus], None] | None = None) -> RunStatus:

@@ -71,6 +71,7 @@ class LocalBackend:
     """Runs each step as a forked process of a warm fork server."""
 
     outlives_controller = False  # children die with the controller
+    launch_concurrency = 1  # a fork is cheap; the fork server serves one request at a time
 
     def __init__(self, *, log_dir: Path, threads_per_step: int, preload: bool = True) -> None:
         self.log_dir = log_dir

@@ -32,7 +32,7 @@ from nativejobs.k8s.config import (
 )
 from nativejobs.k8s.errors import ClusterError, ConflictError, NotFoundError, UnreachableError
 from nativejobs.k8s.render import LABEL_ATTEMPT, LABEL_STEP, render_job, selector
-from nativejobs.k8s.status import explain_pending, job_observation
+from nativejobs.k8s.status import essentials, explain_pending, job_observation
 from nativejobs.orchestrate import Observation
 from nativejobs.plan import Step
 
@@ -61,14 +61,17 @@ class KubernetesBackend:
     """Runs each step attempt as a Job in ``config.namespace``."""
 
     outlives_controller = True  # Jobs keep running when the controller stops
+    # Job creates in flight at once: one at a time, a big plan starts at one API round trip a
+    # Job (bench/scale.py); the API server's priority and fairness bounds what it accepts.
+    launch_concurrency = 8
 
     def __init__(self, kube: KubeClient, experiment: str, config: ClusterConfig) -> None:
         self.kube, self.experiment, self.config = kube, experiment, config
         # Every nativejobs Job of the namespace, not only this experiment's: a step another
         # experiment is already running (same key, same Job name) is waited for, not redone.
         label_selector = selector()
-        self.jobs = Mirror(kube, kube.batch.list_namespaced_job, label_selector)
-        self.pods = Mirror(kube, kube.core.list_namespaced_pod, label_selector)
+        self.jobs = Mirror(kube, kube.batch.list_namespaced_job, label_selector, keep=essentials)
+        self.pods = Mirror(kube, kube.core.list_namespaced_pod, label_selector, keep=essentials)
         self._released: set[str] = set()  # Job names whose end the orchestrator has recorded
         self._observed: dict[str, _Current] = {}  # the last observe()'s steps, for release()
         self.pending: dict[str, str] = {}  # step key -> why it is not running yet

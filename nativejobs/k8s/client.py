@@ -134,8 +134,10 @@ def _api_client(path: Path | None) -> k8s.ApiClient:
 class Mirror:
     """A list+watch cache of one resource type under a label selector (an informer, small)."""
 
-    def __init__(self, kube: KubeClient, list_fn: Callable[..., Any], label_selector: str) -> None:
-        self.kube, self.list_fn, self.selector = kube, list_fn, label_selector
+    def __init__(self, kube: KubeClient, list_fn: Callable[..., Any], label_selector: str, *,
+                 keep: Callable[[Obj], Obj] = lambda obj: obj) -> None:
+        """``keep`` projects each object on what the reader needs: the mirror holds every one."""
+        self.kube, self.list_fn, self.selector, self.keep = kube, list_fn, label_selector, keep
         self.items: dict[str, Obj] = {}
         self.lock = threading.Lock()
         self._stop = threading.Event()
@@ -157,7 +159,7 @@ class Mirror:
     def put(self, obj: Obj) -> None:
         """An object this process just wrote: visible before its watch event arrives."""
         with self.lock:
-            self.items[obj["metadata"]["name"]] = _slim(obj)
+            self.items[obj["metadata"]["name"]] = self.keep(obj)
 
     def snapshot(self) -> list[Obj]:
         with self.lock:
@@ -168,7 +170,7 @@ class Mirror:
                               _preload_content=False)
         doc = json.loads(resp.data)
         with self.lock:
-            self.items = {o["metadata"]["name"]: _slim(o) for o in doc.get("items") or []}
+            self.items = {o["metadata"]["name"]: self.keep(o) for o in doc.get("items") or []}
         self._version = doc["metadata"]["resourceVersion"]
 
     def _watch_forever(self) -> None:
@@ -224,11 +226,5 @@ class Mirror:
             if event["type"] == "DELETED":
                 self.items.pop(obj["metadata"]["name"], None)
             else:
-                self.items[obj["metadata"]["name"]] = _slim(obj)
+                self.items[obj["metadata"]["name"]] = self.keep(obj)
 
-
-def _slim(obj: Obj) -> Obj:
-    """``obj`` without its managedFields: ~45% of a Job's or pod's JSON, never read here, and
-    the mirrors hold every Job and pod of the namespace (bench/scale.py)."""
-    obj["metadata"].pop("managedFields", None)
-    return obj

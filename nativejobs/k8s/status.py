@@ -12,11 +12,28 @@ from typing import Any
 
 from nativejobs.orchestrate import Observation
 
-__all__ = ["explain_pending", "job_observation", "step_exit_code"]
+__all__ = ["essentials", "explain_pending", "job_observation", "step_exit_code"]
 
 Obj = dict[str, Any]
 
 _IMAGE_ERRORS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
+_METADATA = ("name", "labels", "creationTimestamp")
+_CONTAINER_STATUS = ("name", "image", "state")
+
+
+def essentials(obj: Obj) -> Obj:
+    """The parts of a Job or pod that the functions here and the backend read. The backend's
+    mirrors hold every Job and pod of the namespace, and a whole pod is ~7 kB, mostly spec
+    and managedFields: 10,000 steps held ~1 GiB whole (bench/RESULTS.md)."""
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    kept: Obj = {"metadata": {k: meta[k] for k in _METADATA if k in meta},
+                 "status": {k: status[k] for k in ("phase", "conditions") if k in status}}
+    if "suspend" in spec:
+        kept["spec"] = {"suspend": spec["suspend"]}
+    if "containerStatuses" in status:
+        kept["status"]["containerStatuses"] = [{k: cs[k] for k in _CONTAINER_STATUS if k in cs}
+                                               for cs in status["containerStatuses"]]
+    return kept
 
 
 def _conditions(obj: Obj) -> dict[str, Obj]:

@@ -41,6 +41,8 @@ def test_prepare_step_writes_outputs_and_marker_to_s3(s3_store: Store, s3_env, t
 class _NoBackend:
     """Launching anything would be a bug: everything is already done in the store."""
 
+    launch_concurrency = 1
+
     def launch(self, step, *, store_uri, attempt):  # type: ignore[no-untyped-def]
         raise AssertionError(f"launched {step.ref}")
 

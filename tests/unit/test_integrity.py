@@ -326,6 +326,8 @@ class ToyStep:
 class InProcessBackend:
     """Runs each launched step to its end at once, through the real entrypoint's ``main``."""
 
+    launch_concurrency = 1
+
     def __init__(self) -> None:
         self.launches: list[str] = []
         self.output: dict[str, list[str]] = defaultdict(list)  # key -> each attempt's stdout

@@ -9,6 +9,7 @@ step definitions are the real files. Backoff is ``lambda n: 0`` unless a test is
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from nativejobs.errors import BackendError
 from nativejobs.orchestrate import Observation, Orchestrator, Outcome, RunStatus, State, classify
 from nativejobs.plan import Plan, Step
 from nativejobs.store import FileStore, Store, step_dir
@@ -55,6 +57,8 @@ def test_classify(observation: Observation, has_marker: bool, expected: Outcome)
 # -- the fake backend ----------------------------------------------------------------------------
 class FakeBackend:
     """An in-memory Backend: launched steps run until the test finishes them."""
+
+    launch_concurrency = 1
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -605,3 +609,59 @@ def test_a_pass_writes_the_attempts_once_however_many_steps_it_launches_or_ends(
                  "finished_at": orch.attempts[s.key][0].finished_at}] for s in wide.steps}
     orch.reconcile(store.uri)
     assert saves == [0, 100, 200, 250]  # a pass with nothing to record writes nothing
+
+
+def test_a_cluster_backend_gets_its_launches_in_parallel_and_the_events_in_plan_order(
+        store: FileStore, backend: FakeBackend) -> None:
+    """Launch calls overlap up to the backend's concurrency (a serial Job create is one API
+    round trip a step); the attempts are recorded before any launch, and the ✓-line events
+    come from the controller's thread in plan order."""
+    wide = Plan("wide", tuple(Step("prepare", f"{i:024x}", {"i": i}) for i in range(12)))
+    backend.launch_concurrency = 4
+    together = threading.Barrier(4, timeout=10)  # breaks unless 4 launches are in flight at once
+    launch, threads = backend.launch, set()
+
+    def slow_launch(step: Step, *, store_uri: str, attempt: int) -> None:
+        assert store.get_json("runs/wide/attempts.json")[step.key] == [
+            {"number": 1, "outcome": "launched", "exit_code": None, "reason": "", "finished_at": None}]
+        together.wait()
+        threads.add(threading.current_thread().name)
+        with lock:
+            launch(step, store_uri=store_uri, attempt=attempt)
+
+    lock = threading.Lock()
+    backend.launch = slow_launch  # type: ignore[method-assign]
+    events: list[Any] = []
+    orchestrator(wide, store, backend, max_parallel=12, events=events).reconcile(store.uri)
+    assert sorted(k for k, _ in backend.launches) == [s.key for s in wide.steps]
+    assert len(threads) == 4 and threading.current_thread().name not in threads
+    assert [k for what, k, _ in events] == [s.key for s in wide.steps]
+
+
+def test_a_failed_launch_ends_the_pass_with_its_error_and_the_next_pass_makes_up_for_it(
+        store: FileStore, backend: FakeBackend) -> None:
+    """Launches not yet started when one fails are not made (as a serial loop stops); their
+    recorded attempts are closed as lost (no retry spent) and launched again on the next pass."""
+    wide = Plan("wide", tuple(Step("prepare", f"{i:024x}", {"i": i}) for i in range(6)))
+    backend.launch_concurrency = 3
+    launch, lock = backend.launch, threading.Lock()
+
+    def flaky(step: Step, *, store_uri: str, attempt: int) -> None:
+        if step.key == wide.steps[1].key:
+            raise BackendError("Job exists for another step")
+        with lock:
+            launch(step, store_uri=store_uri, attempt=attempt)
+
+    backend.launch = flaky  # type: ignore[method-assign]
+    orch = orchestrator(wide, store, backend, max_parallel=6)
+    with pytest.raises(BackendError, match="another step"):
+        orch.reconcile(store.uri)
+    first = dict(backend.launches)
+    assert wide.steps[1].key not in first and set(first) < {s.key for s in wide.steps}
+
+    backend.launch = launch  # type: ignore[method-assign]
+    orch.reconcile(store.uri)
+    assert {k for k, _ in backend.launches} == {s.key for s in wide.steps}
+    again = [(k, a) for k, a in backend.launches if k not in first]
+    assert all(a == 2 for _, a in again)  # the unlaunched attempt 1 was closed as lost
+    assert all(orch.attempts[k][0].outcome == Outcome.LOST for k, _ in again)

@@ -101,6 +101,7 @@ class StuckBackend:
     """Launched steps stay pending, with a reason, until cancelled."""
 
     outlives_controller = True
+    launch_concurrency = 1
 
     def __init__(self) -> None:
         self.pending: dict[str, str] = {}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from nativejobs.k8s.client import retry_delay
-from nativejobs.k8s.status import explain_pending, job_observation
+from nativejobs.k8s.status import essentials, explain_pending, job_observation
 
 
 def job(*conditions: tuple[str, str], suspend: bool = False, queue: str | None = None) -> dict[str, Any]:
@@ -49,6 +49,8 @@ def test_job_observation(the_job: dict[str, Any], pods: list[dict[str, Any]],
                          expected: tuple[str, int | None, str]) -> None:
     obs = job_observation("k", the_job, pods)
     assert (obs.phase, obs.exit_code, obs.reason) == expected
+    slim = job_observation("k", essentials(the_job), [essentials(p) for p in pods])
+    assert (slim.phase, slim.exit_code, slim.reason) == expected  # what a mirror keeps is enough
 
 
 def test_pending_reasons() -> None:
@@ -63,6 +65,33 @@ def test_pending_reasons() -> None:
     assert explain_pending(job(suspend=True, queue="team-a"), [], []) == \
         "waiting for Kueue admission (queue team-a)"
     assert explain_pending(job(), [pod()], []) == ""  # running: nothing to explain
+    for the_job, pods in ((job(), [unschedulable]), (job(), [pull]), (job(suspend=True, queue="q"), [])):
+        assert explain_pending(essentials(the_job), [essentials(p) for p in pods], []) == \
+            explain_pending(the_job, pods, [])
+
+
+def test_a_mirrored_pod_keeps_what_is_read_and_drops_its_spec() -> None:
+    from nativejobs.k8s.config import ClusterConfig
+    from nativejobs.k8s.render import render_job
+    from nativejobs.plan import Step, StepNeeds
+
+    step = Step("train", "k" * 24, {"lr": 1e-4}, needs=StepNeeds(gpus=1, image_role="train", torch=True))
+    template = render_job(step, ClusterConfig(), experiment="e", store_uri="s3://b/x", attempt=1)
+    full = {"metadata": {**template["spec"]["template"]["metadata"], "name": "nj-train-p",
+                         "creationTimestamp": "2026-01-01T00:00:00Z", "resourceVersion": "7",
+                         "uid": "u" * 36,
+                         "managedFields": [{"manager": "kubelet", "fieldsV1": {"f:status": {}}}]},
+            "spec": template["spec"]["template"]["spec"],
+            "status": {"phase": "Running", "podIP": "10.0.0.1",
+                       "conditions": [{"type": "Ready", "status": "True"}],
+                       "containerStatuses": [{"name": "step", "image": "w:1", "imageID": "sha256:" + "0" * 64,
+                                              "state": {"running": {"startedAt": "t"}}, "ready": True}]}}
+    kept = essentials(full)
+    assert kept == {"metadata": {k: full["metadata"][k] for k in ("name", "labels", "creationTimestamp")},
+                    "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+                               "containerStatuses": [{"name": "step", "image": "w:1",
+                                                      "state": {"running": {"startedAt": "t"}}}]}}
+    assert len(json.dumps(kept)) < len(json.dumps(full)) / 3
 
 
 @pytest.mark.parametrize(("status", "headers", "expected"), [
@@ -197,7 +226,7 @@ def test_a_watch_reads_plain_json_events_into_the_mirror_and_a_410_ends_it() -> 
     class Kube:
         namespace = "ns"
 
-    mirror = _Mirror(Kube(), list_fn, "x=y")  # type: ignore[arg-type]
+    mirror = _Mirror(Kube(), list_fn, "x=y", keep=essentials)  # type: ignore[arg-type]
     mirror._version = "4"
     with pytest.raises(ApiException) as raised:
         mirror._watch_once()
@@ -205,6 +234,7 @@ def test_a_watch_reads_plain_json_events_into_the_mirror_and_a_410_ends_it() -> 
     assert raised.value.status == 410
     assert calls[0]["watch"] is True and calls[0]["resource_version"] == "4"
     assert calls[0]["_preload_content"] is False  # events stay plain dicts: no typed models
-    assert mirror.items == {"a": _pod("a", "7", "Running")}  # managedFields dropped: never read
+    # kept: what is read (no managedFields, no resourceVersion)
+    assert mirror.items == {"a": {"metadata": {"name": "a"}, "status": {"phase": "Running"}}}
     assert mirror._version == "10"
     assert resp.closed and resp.released
