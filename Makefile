@@ -69,7 +69,7 @@ node-images:
 
 # The whole quickstart through real pods on a real node, compared with the local backend:
 # runtime, images, control plane, kubelet, MinIO and the chart from nothing (caches reused),
-# torn down at the end. Root; ~35 min warm. Not part of `make test` (which runs a smaller plan).
+# torn down at the end. Root; 20 min warm. Not part of `make test` (which runs a smaller plan).
 e2e-node: setup
 	$(PY) -m pytest -q -s -m e2e_node tests/integration/test_real_node.py $(PYTEST_ARGS)
 

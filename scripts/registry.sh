@@ -91,8 +91,10 @@ storage:
 http:
   addr: ${ADDR}
 EOF
+  # No inherited descriptors: a daemon holding a caller's lock (node.sh's load lock on fd 7,
+  # our fd 9) would keep it locked for its whole life, and every later load would hang.
   OTEL_TRACES_EXPORTER=none setsid "${bin}" serve "${RUN_DIR}/config.yml" \
-    </dev/null >"${RUN_DIR}/registry.log" 2>&1 &
+    </dev/null >"${RUN_DIR}/registry.log" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   pid=$!
   echo "${pid}" >"${RUN_DIR}/registry.pid"
   for i in $(seq 1 100); do
