@@ -40,7 +40,7 @@ from nativejobs.exit_codes import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_USAGE
 from nativejobs.orchestrate import Backend, RunStatus, State
 from nativejobs.plan import Plan, Step, build_plan, estimate_gpu_hours
 from nativejobs.report import REPORT_FORMATS, ReportInputError, import_report, run_results
-from nativejobs.runs import RunRecord, RunState, done_keys, step_records
+from nativejobs.runs import RunRecord, RunState, StepStatus, done_keys, step_records, step_statuses
 from nativejobs.spec import (
     NAME_PATTERN,
     NAME_RULE,
@@ -520,25 +520,54 @@ def results(
 
 
 @app.command()
-def status(name: Annotated[str, typer.Argument(help="experiment name")], store: StoreOpt = None) -> None:
-    """Show how far a run has got, step by step, and why waiting steps wait."""
+def status(name: Annotated[str, typer.Argument(help="experiment name")], store: StoreOpt = None,
+           all_steps: Annotated[bool, typer.Option("--all", help="list done steps too")] = False,
+           kind: Annotated[list[str] | None, typer.Option(
+               help="list only steps of this kind (repeatable)")] = None) -> None:
+    """Show how far a run has got: steps per kind and state, then every step not done yet
+    (with --all, every step) with its attempts and why it waits."""
+    if bad := [k for k in kind or [] if k not in STEP_KINDS]:
+        _fail(f"--kind: got {short_repr(bad[0])}; use one of {', '.join(STEP_KINDS)}", EXIT_USAGE)
     st = _default_store(store)
     run_state = _run_state(st, name)
-    run, attempts, pending = run_state.record(), run_state.attempts(), run_state.live().pending
-    done = done_keys(st, run.steps)  # a stale marker is not done
-    table = Table(title=Text(f"{name} ({st.uri})"))
-    for col in ("kind", "key", "what", "state", "attempts", "why"):
-        table.add_column(col)
-    for s in run.steps:
-        tries = attempts.get(s.key, [])
-        is_done = s.key in done
-        state = "done" if is_done else (tries[-1].outcome if tries else "not run")
-        why = "" if is_done else pending.get(s.key, tries[-1].reason if tries else "")
-        table.add_row(s.kind, s.key[:12], Text(" ".join(s.labels.values())), state,
-                      str(len(tries)), Text(why))
-    out.print(table)
+    run = run_state.record()
+    steps = step_statuses(run, run_state.attempts(), done_keys(st, run.steps), run_state.live().pending)
+    out.print(_status_summary(steps, title=f"{name} ({st.uri})"))
+    of_kind = [s for s in steps if not kind or s.step.kind in kind]
+    shown = [s for s in of_kind if all_steps or s.state != "done"]
+    if shown:
+        table = Table()
+        for col in ("kind", "key", "what", "state", "attempts", "why"):
+            table.add_column(col)
+        for s in shown:
+            table.add_row(s.step.kind, s.step.key[:12], Text(" ".join(s.step.labels.values())), s.state,
+                          str(s.attempts), Text(s.why))
+        out.print(table)
+    else:
+        which = f"{'/'.join(kind)} steps" if kind else "steps"
+        out.print(f"{name}: no {which}" if not of_kind else
+                  f"{name}: all {len(of_kind)} {which} done (--all lists them)", markup=False)
     if run_state.is_cancel_requested():
         out.print(f"{name}: cancel requested; the controller stops its Jobs on its next pass")
+
+
+def _count(steps: list[StepStatus], state: str) -> int:
+    return sum(s.state == state for s in steps)
+
+
+def _status_summary(steps: list[StepStatus], *, title: str) -> Table:
+    """Steps per kind (rows) and state (columns: done first, not run last, what occurs between)."""
+    present = {s.state for s in steps} - {"done", "not run"}
+    states = ["done", *sorted(present), "not run"]
+    table = Table(title=Text(title))
+    for col in ("step", "steps", *states):
+        table.add_column(col, justify="left" if col == "step" else "right")
+    kinds = [k for k in STEP_KINDS if any(s.step.kind == k for s in steps)]
+    for k in kinds:
+        of_kind = [s for s in steps if s.step.kind == k]
+        table.add_row(k, str(len(of_kind)), *(str(_count(of_kind, state)) for state in states))
+    table.add_row("total", str(len(steps)), *(str(_count(steps, state)) for state in states))
+    return table
 
 
 @app.command()

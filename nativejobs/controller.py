@@ -16,7 +16,7 @@ from collections.abc import Callable
 from nativejobs.errors import NativeJobsError
 from nativejobs.orchestrate import Backend, EventHandler, Orchestrator, RunStatus
 from nativejobs.plan import Plan, Step
-from nativejobs.runs import LiveStatus, RunState, done_keys, step_records
+from nativejobs.runs import LiveStatus, RunState
 from nativejobs.store import Store
 
 __all__ = ["Controller", "RunCancelled"]
@@ -64,8 +64,7 @@ class Controller:
 
     def todo(self) -> list[Step]:
         """The steps not done, as the orchestrator judges done (stale markers are not)."""
-        done = done_keys(self.store, step_records(self.plan))
-        return [s for s in self.plan.steps if s.key not in done]
+        return self.orchestrator.todo()
 
     def forgive_failures(self) -> list[str]:
         """Clear the attempts of terminally failed steps, so this run tries them again."""

@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 
 from nativejobs.exit_codes import EXIT_BAD_INPUT, EXIT_INPUT_DAMAGED
 from nativejobs.plan import Plan, Step
-from nativejobs.runs import LAUNCHED, Attempt, RunState
+from nativejobs.runs import LAUNCHED, Attempt, RunState, done_digests, step_records
 from nativejobs.store import Store, stale_inputs, step_dir
 
 __all__ = ["Attempt", "Backend", "Observation", "Orchestrator", "Outcome", "RunStatus", "State", "classify"]
@@ -125,6 +125,12 @@ class Orchestrator:
         self._forgotten: dict[str, str | None] = {}  # digests dropped from _done, until re-read
         self.run_state = RunState(store, plan.name)
         self.attempts: dict[str, list[Attempt]] = self.run_state.attempts()
+
+    def todo(self) -> list[Step]:
+        """The steps not done yet. Reads every marker once (a dependency level at a time, many
+        at once on an object store) and keeps what is done, so the first pass reads no more."""
+        self._done.update(done_digests(self.store, step_records(self.plan)))
+        return [s for s in self.plan.steps if s.key not in self._done]
 
     def _save_attempts(self) -> None:
         self.run_state.put_attempts(self.attempts)

@@ -7,16 +7,17 @@
 | ``cancel.json``   | ``CancelRequest`` | ``nativejobs cancel``; cleared by a submit     |
 | ``live.json``     | ``LiveStatus``    | the controller: why waiting steps wait        |
 
-A step's logs are ``steps/<kind>/<key>/_logs/attempt-N.log`` (``step_log_path``). ``done_keys``
-is the one reading of "done" outside the orchestrator: a marker built from its inputs' current
-outputs (``store.stale_inputs``), as the orchestrator judges it.
+A step's logs are ``steps/<kind>/<key>/_logs/attempt-N.log`` (``step_log_path``).
+``done_digests`` is the one reading of "done" over a whole plan (status, plan, the report, and the
+orchestrator before its first pass): a marker built from its inputs' current outputs
+(``store.stale_inputs``), as a reconcile pass judges it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from nativejobs.plan import Plan
 from nativejobs.store import Store, stale_inputs, step_dir
 
 __all__ = ["LAUNCHED", "Attempt", "CancelRequest", "LiveStatus", "RunRecord", "RunState", "StepRecord",
-           "done_keys", "step_log_path", "step_records"]
+           "StepStatus", "done_digests", "done_keys", "step_log_path", "step_records", "step_statuses"]
 
 LAUNCHED = "launched"  # an attempt's outcome until it is observed to end
 
@@ -100,6 +101,31 @@ class LiveStatus:
 
     updated_at: float
     pending: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepStatus:
+    """One step of a run as ``nativejobs status`` shows it."""
+
+    step: StepRecord
+    state: str  # "done", "not run", or its latest attempt's outcome (launched, retry, lost, ...)
+    attempts: int
+    why: str  # why a launched step waits (the controller's view), or how its last attempt ended
+
+
+def step_statuses(run: RunRecord, attempts: Mapping[str, Sequence[Attempt]], done: Collection[str],
+                  pending: Mapping[str, str]) -> list[StepStatus]:
+    """Every step of ``run``, in plan order; ``done`` as ``done_keys`` judges it."""
+    out = []
+    for step in run.steps:
+        tries = attempts.get(step.key, [])
+        if step.key in done:
+            out.append(StepStatus(step, "done", len(tries), ""))
+            continue
+        last = tries[-1] if tries else None
+        why = pending.get(step.key, last.reason if last else "")
+        out.append(StepStatus(step, last.outcome if last else "not run", len(tries), why))
+    return out
 
 
 def step_log_path(kind: str, key: str, attempt: int) -> str:
@@ -189,16 +215,26 @@ class RunState:
 
 
 def done_keys(store: Store, steps: Sequence[StepRecord]) -> set[str]:
-    """Keys of the steps that are done as the orchestrator judges it: a marker, inputs done, and
-    built from their current outputs (``stale_inputs``). ``steps`` in dependency order; one
-    marker read per step whose inputs are done; nothing is moved aside (a read-only view)."""
-    digests: dict[str, str | None] = {}
+    """Keys of the steps that are done as the orchestrator judges it (``done_digests``)."""
+    return set(done_digests(store, steps))
+
+
+def done_digests(store: Store, steps: Sequence[StepRecord]) -> dict[str, str | None]:
+    """The steps that are done as the orchestrator judges it -> their marker's digest: a marker,
+    inputs done, and built from their current outputs (``stale_inputs``). ``steps`` in
+    dependency order; one marker read per step whose inputs are done, a dependency level at a
+    time (each level's reads at once on an object store); nothing is moved aside."""
+    levels: dict[str, int] = {}
+    by_level: dict[int, list[StepRecord]] = {}
     for step in steps:
-        inputs = step.inputs or []
-        if not all(k in digests for k in inputs):
-            continue
-        marker = store.get_marker(step.kind, step.key)
-        if marker is None or stale_inputs(marker, {k: digests[k] for k in inputs}):
-            continue
-        digests[step.key] = marker.get("digest")
-    return set(digests)
+        levels[step.key] = level = 1 + max((levels.get(k, 0) for k in step.inputs or []), default=0)
+        by_level.setdefault(level, []).append(step)
+    digests: dict[str, str | None] = {}
+    for level in sorted(by_level):
+        ready = [s for s in by_level[level] if all(k in digests for k in s.inputs or [])]
+        markers = store.get_markers([(s.kind, s.key) for s in ready])
+        for step, marker in zip(ready, markers, strict=True):
+            inputs = step.inputs or []
+            if marker is not None and not stale_inputs(marker, {k: digests[k] for k in inputs}):
+                digests[step.key] = marker.get("digest")
+    return digests

@@ -32,7 +32,8 @@ import shutil
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -96,6 +97,10 @@ def mismatch(want: Mapping[str, Any] | None, got: Mapping[str, Any]) -> str | No
 
 class Store(ABC):
     """Artifact storage addressed by '/'-separated relative paths."""
+
+    # Reads in flight at once where a store reads many small objects (markers): 1 on a local
+    # disk; an object store is bound by round trips, so it keeps several in flight.
+    read_concurrency = 1
 
     uri: str
 
@@ -280,6 +285,14 @@ class Store(ABC):
                              f"{doc.get('format_version')!r}; upgrade nativejobs to read it")
         return doc
 
+    def get_markers(self, refs: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        """``get_marker`` of each (kind, key), in order, up to ``read_concurrency`` at once."""
+        width = min(self.read_concurrency, len(refs))
+        if width <= 1:
+            return [self.get_marker(kind, key) for kind, key in refs]
+        with ThreadPoolExecutor(width, thread_name_prefix="markers") as pool:
+            return list(pool.map(lambda ref: self.get_marker(*ref), refs))
+
     def is_done(self, kind: str, key: str) -> bool:
         return self.get_marker(kind, key) is not None
 
@@ -362,6 +375,8 @@ class FileStore(Store):
 class S3Store(Store):
     """A store in an S3 bucket (AWS, MinIO or any S3-compatible service) through boto3."""
 
+    read_concurrency = 16  # a marker read is one round trip; boto3's client is thread-safe
+
     def __init__(self, bucket: str, prefix: str, *, endpoint_url: str | None = None) -> None:
         import boto3
         from botocore.config import Config
@@ -370,7 +385,7 @@ class S3Store(Store):
         self.prefix = prefix.strip("/")
         self.uri = f"s3://{bucket}/{self.prefix}".rstrip("/")
         cfg = Config(retries={"max_attempts": 8, "mode": "adaptive"},
-                     s3={"addressing_style": "path"})
+                     s3={"addressing_style": "path"}, max_pool_connections=self.read_concurrency)
         # A session of its own: boto3's default session caches the credentials it first resolved
         # (later AWS_* changes are ignored) and is not safe to share between threads.
         session = boto3.session.Session()

@@ -61,3 +61,34 @@ def test_cancel_is_a_request_in_the_store_and_a_resubmit_clears_it(
     assert "cancel requested" in " ".join(status.stdout.split())
     typo = nativejobs("cancel", "quickstrat", "--store", str(store.root))
     assert typo.returncode == 2 and "no run named 'quickstrat'" in typo.stderr
+
+
+def test_status_sums_up_per_kind_and_lists_only_what_is_not_done(
+        run_store: tuple[FileStore, list[str]]) -> None:
+    store, (first, second) = run_store
+    run = store.get_json("runs/quickstart/run.json")["steps"]
+    roots = [s for s in run if not s["inputs"] and s["key"] != first]
+    for s in roots:
+        store.put_marker(s["kind"], s["key"], {})
+    wide = {"COLUMNS": "250"}
+
+    out = nativejobs("status", "quickstart", "--store", str(store.root), env=wide)
+
+    assert out.returncode == 0, out.stderr
+    header = next(line for line in out.stdout.splitlines() if "steps" in line and "done" in line)
+    columns = [c.strip() for c in header.strip("┃ \n").split("┃")]
+    assert columns == ["step", "steps", "done", "launched", "not run"]
+    total = next(line for line in out.stdout.splitlines() if line.startswith("│ total"))
+    assert [c.strip() for c in total.strip("│ \n").split("│")] == \
+        ["total", str(len(run)), str(len(roots)), "2", str(len(run) - len(roots) - 2)]
+    rows = [line for line in out.stdout.splitlines() if any(s["key"][:12] in line for s in run)]
+    assert len(rows) == len(run) - len(roots)  # a row per step not done
+    assert not any(s["key"][:12] in out.stdout for s in roots)
+
+    everything = nativejobs("status", "quickstart", "--store", str(store.root), "--all", env=wide)
+    assert all(s["key"][:12] in everything.stdout for s in run)
+    trains = nativejobs("status", "quickstart", "--store", str(store.root), "--kind", "train", env=wide)
+    listed = {s["kind"] for s in run if s["key"][:12] in trains.stdout}
+    assert listed == {"train"}
+    typo = nativejobs("status", "quickstart", "--store", str(store.root), "--kind", "trian")
+    assert typo.returncode == 2 and "--kind: got 'trian'; use one of prepare" in typo.stderr

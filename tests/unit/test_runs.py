@@ -7,6 +7,7 @@ that was redone since is not done, so ``status`` and ``plan`` never count it.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,10 @@ from nativejobs import cli
 from nativejobs.controller import Controller, RunCancelled
 from nativejobs.errors import StoreError, StoreNotFoundError
 from nativejobs.orchestrate import Observation
-from nativejobs.plan import Plan, Step, build_plan
-from nativejobs.runs import Attempt, RunRecord, RunState, done_keys, step_records
+from nativejobs.plan import Plan, Step, StepInput, build_plan
+from nativejobs.runs import Attempt, RunRecord, RunState, done_digests, done_keys, step_records
 from nativejobs.spec import load_spec
-from nativejobs.store import FileStore, Store
+from nativejobs.store import FileStore, Store, stale_inputs
 from tests.unit.builders import make_plan, make_spec, steps_where
 
 
@@ -71,6 +72,74 @@ def test_a_step_whose_input_is_not_done_is_not_done(store: FileStore) -> None:
     store.invalidate_marker("prepare", prepare.key, "damaged")
 
     assert done_keys(store, step_records(plan)) == set()
+
+
+class CountingStore(FileStore):
+    """A file store that counts marker reads and how many were in flight at once."""
+
+    def __init__(self, root: Path, *, read_concurrency: int = 1) -> None:
+        super().__init__(root)
+        self.read_concurrency = read_concurrency
+        self.reads: list[str] = []
+        self.in_flight = self.most_in_flight = 0
+        self._lock = threading.Lock()
+        self._overlap = threading.Barrier(read_concurrency, timeout=5)
+
+    def get_marker(self, kind: str, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            self.reads.append(key)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            first_reads = len(self.reads) <= self.read_concurrency
+        if self.read_concurrency > 1 and first_reads:
+            self._overlap.wait()  # returns once the first read_concurrency reads are in flight together
+        try:
+            return super().get_marker(kind, key)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+def fan_plan(width: int) -> Plan:
+    """``width`` independent prepares, each feeding one translate."""
+    roots = [Step("prepare", f"p{i}", {}) for i in range(width)]
+    children = [Step("translate", f"t{i}", {}, inputs=(StepInput("data", "prepare", r.key, "data.jsonl"),))
+                for i, r in enumerate(roots)]
+    return Plan("fan", (*roots, *children))
+
+
+def test_markers_are_read_a_dependency_level_at_a_time_many_at_once(store: FileStore) -> None:
+    plan = fan_plan(4)
+    roots, children = plan.steps[:4], plan.steps[4:]
+    for step in [*roots, children[0]]:
+        finish(store, step)
+    store.invalidate_marker("prepare", roots[1].key, "damaged")
+    counting = CountingStore(store.root, read_concurrency=4)
+
+    done = done_keys(counting, step_records(plan))
+
+    assert done == {roots[0].key, roots[2].key, roots[3].key, children[0].key}
+    assert counting.most_in_flight == 4  # the barrier let no root read through alone
+    # The roots together, then only the children whose input is done (not t1's).
+    assert sorted(counting.reads[:4]) == sorted(s.key for s in roots)
+    assert sorted(counting.reads[4:]) == sorted(children[i].key for i in (0, 2, 3))
+
+
+def test_done_digests_reads_each_marker_once_and_matches_one_by_one(store: FileStore) -> None:
+    plan = make_plan()
+    make_stale(store, plan)
+    for step in steps_where(plan, "prepare"):
+        if not store.is_done(step.kind, step.key):
+            finish(store, step)
+    counting = CountingStore(store.root)
+
+    digests = done_digests(counting, step_records(plan))
+
+    one_by_one = {s.key: m.get("digest") for s in plan.steps
+                  if (m := store.get_marker(s.kind, s.key)) is not None
+                  and all(i.key in digests for i in s.inputs)
+                  and not stale_inputs(m, {i.key: digests[i.key] for i in s.inputs})}
+    assert digests == one_by_one and len(counting.reads) == len(set(counting.reads))
 
 
 # -- RunState --------------------------------------------------------------------------------------
@@ -164,7 +233,7 @@ def test_status_and_plan_do_not_count_a_stale_marker_as_done(capsys: Any, tmp_pa
     prepare, train = make_stale(store, plan)
 
     with pytest.raises(SystemExit):
-        cli.main(["status", plan.name, "--store", str(tmp_path / "store")])
+        cli.main(["status", plan.name, "--store", str(tmp_path / "store"), "--all"])
     rows = {line.split("│")[2].strip(): line for line in capsys.readouterr().out.splitlines()
             if line.count("│") > 4}
     assert "done" in rows[prepare.key[:12]] and "not run" in rows[train.key[:12]]
@@ -174,3 +243,21 @@ def test_status_and_plan_do_not_count_a_stale_marker_as_done(capsys: Any, tmp_pa
     table = capsys.readouterr().out
     totals = next(line for line in table.splitlines() if "total" in line)
     assert [c.strip() for c in totals.split("│")[1:-1]][:3] == ["total", str(len(plan.steps)), "1"]
+
+
+def test_the_first_pass_after_todo_reads_no_marker_of_a_done_step(tmp_path: Path,
+                                                                 store: FileStore) -> None:
+    plan = make_plan()
+    prepares = steps_where(plan, "prepare")
+    for step in prepares:
+        finish(store, step)
+    counting = CountingStore(store.root)
+    controller = Controller(plan, counting, StuckBackend(), max_parallel=100, retries=0)
+
+    todo = controller.todo()
+    counting.reads.clear()
+    status = controller.orchestrator.reconcile(counting.uri)
+
+    assert {s.key for s in todo} == {s.key for s in plan.steps} - {s.key for s in prepares}
+    assert all(status.states[s.key] == "done" for s in prepares)
+    assert not set(counting.reads) & {s.key for s in prepares}

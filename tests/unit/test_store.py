@@ -168,6 +168,16 @@ class StoreContract:
         assert store.exists(f"{step_dir('train', 'k1')}/{MARKER}")
         assert not store.is_done("train", "k2")
 
+    def test_many_markers_read_at_once_come_back_in_order(self, store: Store) -> None:
+        refs = [("train", f"k{i:02d}") for i in range(40)]
+        for kind, key in refs[::3]:
+            store.put_marker(kind, key, {"n": key})
+
+        markers = store.get_markers(refs)
+
+        assert [m and m["n"] for m in markers] == [key if i % 3 == 0 else None
+                                                   for i, (_, key) in enumerate(refs)]
+
     def test_marker_meta_cannot_override_identity_fields(self, store: Store) -> None:
         store.put_marker("train", "k1", {"format_version": 99, "kind": "x", "key": "y"})
         marker = store.get_marker("train", "k1")
