@@ -32,10 +32,10 @@ import shutil
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from nativejobs.errors import ArtifactDamagedError, StoreError, StoreNotFoundError
@@ -45,6 +45,7 @@ __all__ = ["INVALID_DIR", "MARKER", "MARKER_FORMAT_VERSION", "ArtifactDamagedErr
            "stale_inputs", "step_dir"]
 
 log = logging.getLogger(__name__)
+T, R = TypeVar("T"), TypeVar("R")
 
 MARKER = "_SUCCESS.json"
 # 1 still: files, digest and inputs are optional fields (a marker without them is a legacy one).
@@ -287,11 +288,15 @@ class Store(ABC):
 
     def get_markers(self, refs: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
         """``get_marker`` of each (kind, key), in order, up to ``read_concurrency`` at once."""
-        width = min(self.read_concurrency, len(refs))
+        return self.read_many(lambda ref: self.get_marker(*ref), refs)
+
+    def read_many(self, read: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """``read`` (reads of this store) of each item, in order, up to ``read_concurrency`` at once."""
+        width = min(self.read_concurrency, len(items))
         if width <= 1:
-            return [self.get_marker(kind, key) for kind, key in refs]
-        with ThreadPoolExecutor(width, thread_name_prefix="markers") as pool:
-            return list(pool.map(lambda ref: self.get_marker(*ref), refs))
+            return [read(item) for item in items]
+        with ThreadPoolExecutor(width, thread_name_prefix="store-read") as pool:
+            return list(pool.map(read, items))
 
     def is_done(self, kind: str, key: str) -> bool:
         return self.get_marker(kind, key) is not None

@@ -86,12 +86,13 @@ def load_items(store: Store, cells: Sequence[Mapping[str, str]],
 def run_records(store: Store, steps: Sequence[Mapping[str, Any]],
                 done_keys: set[str]) -> list[Record]:
     """The records of every done evaluate and judge step of a run, joined with the cell's labels."""
+    scored = [s for s in steps if s["kind"] in ("evaluate", "judge") and s["key"] in done_keys]
+    stored = store.read_many(lambda s: store.get_json(f"{step_dir(s['kind'], s['key'])}/records.json"),
+                             scored)
     records: list[Record] = []
-    for s in steps:
-        if s["kind"] in ("evaluate", "judge") and s["key"] in done_keys:
-            labels = {k: s["labels"][k] for k in ("model", "language", "condition", "arm")}
-            rows = store.get_json(f"{step_dir(s['kind'], s['key'])}/records.json")
-            records += [{**labels, **row, f"{s['kind']}_key": s["key"]} for row in rows]
+    for s, rows in zip(scored, stored, strict=True):
+        labels = {k: s["labels"][k] for k in ("model", "language", "condition", "arm")}
+        records += [{**labels, **row, f"{s['kind']}_key": s["key"]} for row in rows]
     return records
 
 
