@@ -164,8 +164,11 @@ class RunState:
             return {k: [Attempt(**a) for a in v] for k, v in raw.items()}
 
     def put_attempts(self, attempts: Mapping[str, Sequence[Attempt]]) -> None:
-        self.store.put_json(f"{self.prefix}/attempts.json",
-                            {k: [asdict(a) for a in v] for k, v in attempts.items()})
+        # Written once a reconcile pass: one line, as the C encoder writes it (indenting falls
+        # back to the pure-Python encoder, 5x slower on a 10,000-step plan).
+        doc = {k: [vars(a) for a in v] for k, v in attempts.items()}
+        self.store.put_text(f"{self.prefix}/attempts.json",
+                            json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n")
 
     # -- cancel.json ---------------------------------------------------------------------------
     def request_cancel(self, *, now: float) -> None:

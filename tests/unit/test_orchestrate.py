@@ -587,14 +587,14 @@ def test_a_pass_writes_the_attempts_once_however_many_steps_it_launches_or_ends(
     (bench/scale.py)."""
     wide = Plan("wide", tuple(Step("prepare", f"{i:024x}", {"i": i}) for i in range(250)))
     saves: list[int] = []
-    put_json = store.put_json
+    put_text = store.put_text
 
-    def counting(path: str, obj: Any) -> None:
+    def counting(path: str, text: str) -> None:
         if path.endswith("attempts.json"):
             saves.append(len(backend.launches))  # how many launches had happened at the save
-        put_json(path, obj)
+        put_text(path, text)
 
-    monkeypatch.setattr(store, "put_json", counting)
+    monkeypatch.setattr(store, "put_text", counting)
     events: list[Any] = []
     orch = orchestrator(wide, store, backend, max_parallel=250, events=events)
     orch.reconcile(store.uri)
