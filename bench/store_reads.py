@@ -5,9 +5,9 @@ The plan is ``examples/paper.yaml``'s (1,283 steps) with every step done: a mark
 each (with its inputs' digests, as a step writes it) on S3 (MinIO, or any S3 from the AWS_*
 environment). The same reading is timed twice, each the best of --repeats:
 
-  one by one   ``read_concurrency`` 1: a marker read is one round trip, one after another
+  one by one   ``concurrency`` 1: a marker read is one round trip, one after another
                (how every reading went before this bench)
-  at once      the store's ``read_concurrency`` (S3: 16 in flight), a dependency level at a time
+  at once      the store's ``concurrency`` (S3: 16 in flight), a dependency level at a time
 
 and prints wall time, reads per second and the ratio. Then ``nativejobs status`` and
 ``nativejobs plan`` are timed end to end on the same store (a process each, as a user runs them).
@@ -130,11 +130,11 @@ def main() -> None:
     n = fill(store, SPEC)
     plan = build_plan(load_spec(SPEC))
     records = step_records(plan)
-    width = store.read_concurrency
+    width = store.concurrency
 
-    store.read_concurrency = 1
+    store.concurrency = 1
     serial, found_serial = timed(store, records, args.repeats)
-    store.read_concurrency = width
+    store.concurrency = width
     at_once, found = timed(store, records, args.repeats)
     assert found == found_serial == n, (found, found_serial, n)
 
@@ -145,8 +145,8 @@ def main() -> None:
     print(f"store {uri}: {n} markers of {plan.name}{distance} (load {os.getloadavg()[0]:.1f})")
     print("| reading | wall | markers/s | ratio |")
     print("|---|---:|---:|---:|")
-    print(f"| one by one (read_concurrency 1) | {serial:.2f} s | {n / serial:,.0f} | 1.00 |")
-    print(f"| at once (read_concurrency {width}) | {at_once:.2f} s | {n / at_once:,.0f} | "
+    print(f"| one by one (concurrency 1) | {serial:.2f} s | {n / serial:,.0f} | 1.00 |")
+    print(f"| at once (concurrency {width}) | {at_once:.2f} s | {n / at_once:,.0f} | "
           f"{serial / at_once:.2f}× faster |")
     print(f"`nativejobs status {plan.name}`: {status_s:.2f} s; `nativejobs plan paper.yaml`: {plan_s:.2f} s "
           "(processes, start-up included)")

@@ -99,9 +99,9 @@ def mismatch(want: Mapping[str, Any] | None, got: Mapping[str, Any]) -> str | No
 class Store(ABC):
     """Artifact storage addressed by '/'-separated relative paths."""
 
-    # Reads in flight at once where a store reads many small objects (markers): 1 on a local
-    # disk; an object store is bound by round trips, so it keeps several in flight.
-    read_concurrency = 1
+    # Calls in flight at once where many small objects are read or written (markers, step
+    # definitions): 1 on a local disk; an object store is bound by round trips.
+    concurrency = 1
 
     uri: str
 
@@ -287,16 +287,16 @@ class Store(ABC):
         return doc
 
     def get_markers(self, refs: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
-        """``get_marker`` of each (kind, key), in order, up to ``read_concurrency`` at once."""
-        return self.read_many(lambda ref: self.get_marker(*ref), refs)
+        """``get_marker`` of each (kind, key), in order, up to ``concurrency`` at once."""
+        return self.map(lambda ref: self.get_marker(*ref), refs)
 
-    def read_many(self, read: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """``read`` (reads of this store) of each item, in order, up to ``read_concurrency`` at once."""
-        width = min(self.read_concurrency, len(items))
+    def map(self, call: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """``call`` (calls on this store) of each item, in order, up to ``concurrency`` at once."""
+        width = min(self.concurrency, len(items))
         if width <= 1:
-            return [read(item) for item in items]
-        with ThreadPoolExecutor(width, thread_name_prefix="store-read") as pool:
-            return list(pool.map(read, items))
+            return [call(item) for item in items]
+        with ThreadPoolExecutor(width, thread_name_prefix="store") as pool:
+            return list(pool.map(call, items))
 
     def is_done(self, kind: str, key: str) -> bool:
         return self.get_marker(kind, key) is not None
@@ -380,7 +380,7 @@ class FileStore(Store):
 class S3Store(Store):
     """A store in an S3 bucket (AWS, MinIO or any S3-compatible service) through boto3."""
 
-    read_concurrency = 16  # a marker read is one round trip; boto3's client is thread-safe
+    concurrency = 16  # a small read or write is one round trip; boto3's client is thread-safe
 
     def __init__(self, bucket: str, prefix: str, *, endpoint_url: str | None = None) -> None:
         import boto3
@@ -390,7 +390,7 @@ class S3Store(Store):
         self.prefix = prefix.strip("/")
         self.uri = f"s3://{bucket}/{self.prefix}".rstrip("/")
         cfg = Config(retries={"max_attempts": 8, "mode": "adaptive"},
-                     s3={"addressing_style": "path"}, max_pool_connections=self.read_concurrency)
+                     s3={"addressing_style": "path"}, max_pool_connections=self.concurrency)
         # A session of its own: boto3's default session caches the credentials it first resolved
         # (later AWS_* changes are ignored) and is not safe to share between threads.
         session = boto3.session.Session()

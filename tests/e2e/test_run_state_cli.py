@@ -65,7 +65,7 @@ def test_cancel_is_a_request_in_the_store_and_a_resubmit_clears_it(
 
 def test_status_sums_up_per_kind_and_lists_only_what_is_not_done(
         run_store: tuple[FileStore, list[str]]) -> None:
-    store, (first, second) = run_store
+    store, (first, _) = run_store
     run = store.get_json("runs/quickstart/run.json")["steps"]
     roots = [s for s in run if not s["inputs"] and s["key"] != first]
     for s in roots:

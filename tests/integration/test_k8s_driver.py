@@ -116,8 +116,9 @@ def test_a_detached_run_is_driven_by_a_job_with_the_chart_service_account(
         {s.key: 1 for s in plan.steps}
     # Status from anywhere with store access: no Kubernetes credentials at all.
     anywhere = {k: v for k, v in install.env.items() if k != "KUBECONFIG"}
-    status = subprocess.run([sys.executable, "-m", "nativejobs", "status", "quickstart", "--store",
-                             install.store_uri, "--all"], env=anywhere, cwd=REPO, capture_output=True, text=True)
+    status = subprocess.run([sys.executable, "-m", "nativejobs", "status", "quickstart", "--all",
+                             "--store", install.store_uri], env=anywhere, cwd=REPO, capture_output=True,
+                            text=True)
     assert status.returncode == 0 and status.stdout.count("done") >= len(plan.steps), status.stdout
     # A pod's own log: kwok runs no kubelet, so the API server cannot serve it; one line says so.
     logs = cli(install, "logs", "quickstart", plan.steps[0].key[:12], "--store", install.store_uri,

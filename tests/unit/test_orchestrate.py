@@ -267,6 +267,32 @@ def test_step_definition_is_written_before_launch(plan: Plan, store: FileStore,
         assert written["inputs"] == [vars(i) for i in step.inputs]
 
 
+class OverlappingStore(FileStore):
+    """A store whose writes return only once ``concurrency`` of them are in flight together."""
+
+    concurrency = 4
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.barrier = threading.Barrier(self.concurrency, timeout=5)
+
+    def put_json(self, path: str, obj: Any) -> None:
+        if path.endswith("_step.json"):
+            self.barrier.wait()
+        super().put_json(path, obj)
+
+
+def test_step_definitions_are_written_many_at_once_before_any_launch(tmp_path: Path) -> None:
+    wide = Plan("wide", tuple(Step("prepare", f"{i:024x}", {"i": i}) for i in range(8)))
+    store = OverlappingStore(tmp_path / "store")
+    backend = FakeBackend(store)
+
+    orchestrator(wide, store, backend, max_parallel=8).reconcile(store.uri)
+
+    assert len(backend.launches) == 8
+    assert all(backend.definitions_at_launch[s.key] == s.definition() for s in wide.steps)
+
+
 def test_a_full_run_succeeds_and_keeps_the_logs(plan: Plan, store: FileStore,
                                                 backend: FakeBackend) -> None:
     events: list[Any] = []

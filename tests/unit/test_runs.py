@@ -77,22 +77,22 @@ def test_a_step_whose_input_is_not_done_is_not_done(store: FileStore) -> None:
 class CountingStore(FileStore):
     """A file store that counts marker reads and how many were in flight at once."""
 
-    def __init__(self, root: Path, *, read_concurrency: int = 1) -> None:
+    def __init__(self, root: Path, *, concurrency: int = 1) -> None:
         super().__init__(root)
-        self.read_concurrency = read_concurrency
+        self.concurrency = concurrency
         self.reads: list[str] = []
         self.in_flight = self.most_in_flight = 0
         self._lock = threading.Lock()
-        self._overlap = threading.Barrier(read_concurrency, timeout=5)
+        self._overlap = threading.Barrier(concurrency, timeout=5)
 
     def get_marker(self, kind: str, key: str) -> dict[str, Any] | None:
         with self._lock:
             self.reads.append(key)
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
-            first_reads = len(self.reads) <= self.read_concurrency
-        if self.read_concurrency > 1 and first_reads:
-            self._overlap.wait()  # returns once the first read_concurrency reads are in flight together
+            first_reads = len(self.reads) <= self.concurrency
+        if self.concurrency > 1 and first_reads:
+            self._overlap.wait()  # returns once the first concurrency reads are in flight together
         try:
             return super().get_marker(kind, key)
         finally:
@@ -114,7 +114,7 @@ def test_markers_are_read_a_dependency_level_at_a_time_many_at_once(store: FileS
     for step in [*roots, children[0]]:
         finish(store, step)
     store.invalidate_marker("prepare", roots[1].key, "damaged")
-    counting = CountingStore(store.root, read_concurrency=4)
+    counting = CountingStore(store.root, concurrency=4)
 
     done = done_keys(counting, step_records(plan))
 
