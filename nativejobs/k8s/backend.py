@@ -72,7 +72,6 @@ class KubernetesBackend:
         label_selector = selector()
         self.jobs = Mirror(kube, kube.batch.list_namespaced_job, label_selector, keep=essentials)
         self.pods = Mirror(kube, kube.core.list_namespaced_pod, label_selector, keep=essentials)
-        self._released: set[str] = set()  # Job names whose end the orchestrator has recorded
         self._observed: dict[str, _Current] = {}  # the last observe()'s steps, for release()
         self.pending: dict[str, str] = {}  # step key -> why it is not running yet
         self.jobs.start()
@@ -119,15 +118,19 @@ class KubernetesBackend:
         cur = self._observed.get(key) or self._current().get(key)
         if cur is None:
             return None
-        self._released.add(cur.job["metadata"]["name"])
-        return None if job_observation(key, cur.job, cur.pods).phase == "succeeded" else self._logs(cur)
+        log_text = None if job_observation(key, cur.job, cur.pods).phase == "succeeded" else self._logs(cur)
+        # Its end is recorded: the Job and its pods leave the mirrors, so no pass looks at them again.
+        self.jobs.forget([cur.job["metadata"]["name"]])
+        self.pods.forget(p["metadata"]["name"] for p in cur.pods)
+        return log_text
 
     def cancel_all(self) -> None:
         delete_jobs(self.kube, self.experiment)
 
     # -- helpers -----------------------------------------------------------------------------
     def _current(self) -> dict[str, _Current]:
-        """The newest not-yet-recorded Job of every step, by step key."""
+        """The newest not-yet-recorded Job of every step, by step key (recorded ones are
+        forgotten by the mirrors)."""
         pods_by_job: dict[str, list[Obj]] = {}
         for pod in self.pods.snapshot():
             job = pod["metadata"].get("labels", {}).get(_JOB_NAME_LABEL)
@@ -136,7 +139,7 @@ class KubernetesBackend:
         for job in self.jobs.snapshot():
             name = job["metadata"]["name"]
             key = job["metadata"].get("labels", {}).get(LABEL_STEP)
-            if not key or name in self._released:
+            if not key:
                 continue
             cur = _Current(job, pods_by_job.get(name, []))
             if key not in out or cur.attempt > out[key].attempt:

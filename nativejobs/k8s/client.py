@@ -11,7 +11,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +139,7 @@ class Mirror:
         """``keep`` projects each object on what the reader needs: the mirror holds every one."""
         self.kube, self.list_fn, self.selector, self.keep = kube, list_fn, label_selector, keep
         self.items: dict[str, Obj] = {}
+        self._forgotten: set[str] = set()  # names whose later events are ignored (``forget``)
         self.lock = threading.Lock()
         self._stop = threading.Event()
         self._version = ""
@@ -161,6 +162,14 @@ class Mirror:
         with self.lock:
             self.items[obj["metadata"]["name"]] = self.keep(obj)
 
+    def forget(self, names: Iterable[str]) -> None:
+        """Drop objects the reader is done with, and ignore their later events: a pass then
+        costs what is still live, not every object the run ever made."""
+        with self.lock:
+            for name in names:
+                self.items.pop(name, None)
+                self._forgotten.add(name)
+
     def snapshot(self) -> list[Obj]:
         with self.lock:
             return list(self.items.values())
@@ -170,7 +179,8 @@ class Mirror:
                               _preload_content=False)
         doc = json.loads(resp.data)
         with self.lock:
-            self.items = {o["metadata"]["name"]: self.keep(o) for o in doc.get("items") or []}
+            self.items = {name: self.keep(o) for o in doc.get("items") or []
+                          if (name := o["metadata"]["name"]) not in self._forgotten}
         self._version = doc["metadata"]["resourceVersion"]
 
     def _watch_forever(self) -> None:
@@ -222,9 +232,11 @@ class Mirror:
         self._version = obj["metadata"].get("resourceVersion") or self._version
         if event["type"] == "BOOKMARK":
             return
+        name = obj["metadata"]["name"]
         with self.lock:
             if event["type"] == "DELETED":
-                self.items.pop(obj["metadata"]["name"], None)
-            else:
-                self.items[obj["metadata"]["name"]] = self.keep(obj)
+                self.items.pop(name, None)
+                self._forgotten.discard(name)  # gone for good: no event will name it again
+            elif name not in self._forgotten:
+                self.items[name] = self.keep(obj)
 

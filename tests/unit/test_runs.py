@@ -157,6 +157,20 @@ def test_run_records_round_trip_through_the_store(store: FileStore) -> None:
     assert store.get_json(f"runs/{plan.name}/run.json")["steps"][0]["inputs"] == []
 
 
+def test_attempts_changed_in_place_or_dropped_are_written_as_they_are_now(store: FileStore) -> None:
+    state = RunState(store, "r")
+    attempts = {"a": [Attempt(1, "launched", None, "", None)], "b": [Attempt(1, "launched", None, "", None)]}
+    state.put_attempts(attempts)
+    attempts["a"][0].outcome, attempts["a"][0].exit_code, attempts["a"][0].finished_at = "retry", 1, 5.0
+    attempts["a"].append(Attempt(2, "launched", None, "", None))
+    del attempts["b"]
+
+    state.put_attempts(attempts)
+
+    assert RunState(store, "r").attempts() == {"a": [Attempt(1, "retry", 1, "", 5.0),
+                                                    Attempt(2, "launched", None, "", None)]}
+
+
 def test_an_unknown_run_and_a_damaged_record_are_named(store: FileStore) -> None:
     with pytest.raises(StoreNotFoundError, match="no run named 'nope'"):
         RunState(store, "nope").record()

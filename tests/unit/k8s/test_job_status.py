@@ -238,3 +238,48 @@ def test_a_watch_reads_plain_json_events_into_the_mirror_and_a_410_ends_it() -> 
     assert mirror.items == {"a": {"metadata": {"name": "a"}, "status": {"phase": "Running"}}}
     assert mirror._version == "10"
     assert resp.closed and resp.released
+
+
+def test_a_forgotten_object_stays_out_of_the_mirror_until_it_is_deleted() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    from nativejobs.k8s.client import Mirror as _Mirror
+
+    class Kube:
+        namespace = "ns"
+
+    events = [{"type": "MODIFIED", "object": _pod("a", "7", "Succeeded")},  # after forget: ignored
+              {"type": "MODIFIED", "object": _pod("b", "8", "Running")},
+              {"type": "DELETED", "object": _pod("a", "9")},
+              {"type": "ADDED", "object": _pod("a", "10")},  # a new object of the same name
+              {"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old"}}]
+    mirror = _Mirror(Kube(), lambda namespace, **kw: _RawWatch(events), "x=y")  # type: ignore[arg-type]
+    mirror.items = {"a": _pod("a", "5"), "b": _pod("b", "6")}
+
+    mirror.forget(["a"])
+    assert set(mirror.items) == {"b"}
+    with pytest.raises(ApiException):
+        mirror._watch_once()
+
+    assert mirror.items["b"]["status"]["phase"] == "Running"
+    assert mirror.items["a"]["metadata"]["resourceVersion"] == "10"  # deleted, then made anew
+
+
+def test_a_relist_leaves_out_forgotten_objects() -> None:
+    from nativejobs.k8s.client import Mirror as _Mirror
+
+    class Reply:
+        data = json.dumps({"metadata": {"resourceVersion": "3"},
+                           "items": [_pod("a", "1"), _pod("b", "2")]}).encode()
+
+    class Kube:
+        namespace = "ns"
+
+        def call(self, fn: Any, *args: Any, **kwargs: Any) -> Reply:
+            return Reply()
+
+    mirror = _Mirror(Kube(), lambda *a, **k: None, "x=y")  # type: ignore[arg-type]
+    mirror.forget(["a"])
+    mirror._relist()
+
+    assert set(mirror.items) == {"b"} and mirror._version == "3"
