@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 # big plan O(steps²) in bytes written, and one save for the whole pass would hold back the first
 # Job until every step's definition was written.
 _LAUNCH_BATCH = 100
+# A pass stops launching after this long and leaves the rest to the next pass (at once, no
+# poll wait): launching 10,000 steps in one pass took minutes in which no end was recorded and
+# a cancel was not seen.
+LAUNCH_BUDGET_S = 10.0
 _PRIORITY = {"prepare": 0, "translate": 1, "train": 2, "evaluate": 3, "judge": 4, "summarize": 5}
 
 
@@ -91,6 +95,7 @@ class State(StrEnum):
 class RunStatus:
     states: dict[str, State]
     failures: dict[str, str] = field(default_factory=dict)  # key -> why
+    launch_cut_short: bool = False  # the pass left ready steps to launch for want of time
 
     def counts(self) -> Counter[State]:
         return Counter(self.states.values())
@@ -113,8 +118,11 @@ class Orchestrator:
     def __init__(self, plan: Plan, store: Store, backend: Backend, *, max_parallel: int,
                  retries: int, on_event: EventHandler | None = None,
                  backoff_s: Callable[[int], float] = lambda n: min(60.0, 2.0 ** n),
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 launch_budget_s: float = LAUNCH_BUDGET_S) -> None:
         self.plan, self.store, self.backend, self.clock = plan, store, backend, clock
+        self.monotonic, self.launch_budget_s = monotonic, launch_budget_s
         self.max_parallel, self.retries, self.backoff_s = max_parallel, retries, backoff_s
         self.on_event = on_event or (lambda *_: None)
         self.steps = plan.by_key()
@@ -274,13 +282,22 @@ class Orchestrator:
         ready = sorted((s for s in self.plan.steps if states[s.key] is State.READY),
                        key=lambda s: _PRIORITY.get(s.kind, 99))  # translations are the long pole
         launching = ready[: max(free, 0)]
-        for i in range(0, len(launching), _LAUNCH_BATCH):
-            self._launch(launching[i:i + _LAUNCH_BATCH], store_uri)
-        for step in launching:
+        launched = self._launch_for_a_while(launching, store_uri)
+        for step in launching[:launched]:
             states[step.key] = State.RUNNING
         failures = {k: why for k in states if states[k] is State.FAILED
                     and (why := self._terminal_failure(k))}
-        return RunStatus(states, failures)
+        return RunStatus(states, failures, launch_cut_short=launched < len(launching))
+
+    def _launch_for_a_while(self, steps: list[Step], store_uri: str) -> int:
+        """Launch ``steps`` a batch at a time until ``launch_budget_s`` is spent (one batch at
+        least); returns how many were launched."""
+        started, launched = self.monotonic(), 0
+        while launched < len(steps) and (not launched or self.monotonic() - started < self.launch_budget_s):
+            batch = steps[launched:launched + _LAUNCH_BATCH]
+            self._launch(batch, store_uri)
+            launched += len(batch)
+        return launched
 
     def _launch(self, steps: list[Step], store_uri: str) -> None:
         """Record an attempt of each step (one save for all, before their launch: an attempt
@@ -321,7 +338,8 @@ class Orchestrator:
                 on_pass(status)
             if status.finished:
                 return status
-            time.sleep(poll_s)
+            if not status.launch_cut_short:
+                time.sleep(poll_s)
 
 
 def _last_line(text: str) -> str:

@@ -293,6 +293,33 @@ def test_step_definitions_are_written_many_at_once_before_any_launch(tmp_path: P
     assert all(backend.definitions_at_launch[s.key] == s.definition() for s in wide.steps)
 
 
+def test_a_pass_stops_launching_when_its_time_is_up_and_the_next_comes_at_once(
+        store: FileStore, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Launching a big plan in one pass recorded no end and saw no cancel for minutes."""
+    wide = Plan("wide", tuple(Step("prepare", f"{i:024x}", {"i": i}) for i in range(250)))
+    ticks = iter(range(0, 10_000, 6))  # every look at the clock: 6 s later
+    orch = Orchestrator(wide, store, backend, max_parallel=250, retries=0,
+                        monotonic=lambda: float(next(ticks)), launch_budget_s=10.0)
+    sleeps: list[float] = []
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+
+    passes: list[RunStatus] = []
+
+    def on_pass(status: RunStatus) -> None:
+        passes.append(status)
+        for key in backend.running():
+            backend.finish(key)
+
+    status = orch.run(store.uri, poll_s=0.5, on_pass=on_pass)
+
+    # Pass 1 at 0 s: a batch; 6 s: another; 12 s: time is up, 50 left ready, no wait. Pass 2
+    # launches them and waits its poll; pass 3 records their ends.
+    assert passes[0].counts()[State.RUNNING] == 200 and passes[0].counts()[State.READY] == 50
+    assert [p.launch_cut_short for p in passes] == [True, False, False] and sleeps == [0.5]
+    assert [k for k, _ in backend.launches] == [s.key for s in wide.steps]
+    assert status.succeeded
+
+
 def test_a_full_run_succeeds_and_keeps_the_logs(plan: Plan, store: FileStore,
                                                 backend: FakeBackend) -> None:
     events: list[Any] = []
