@@ -31,6 +31,9 @@ Figures (controller process = the process creating Jobs; each way runs in its ow
                              and the whole cluster's (apiserver_request_total, every client) / N
   submit->start P50/P90/P99  Job created (client clock) -> its pod seen Running
   run start->start P50/...   run start -> pod seen Running (includes waiting to be created)
+  run start->end seen P50/99 run start -> the process saw the step end (baseline: its Job's
+                             watch event; nativejobs: the step's ✓ event, after its pass recorded it)
+  reconcile passes           nativejobs: passes of the run, and the longest (end to end)
   makespan                   run start -> every step done (nativejobs: the run finished)
   controller CPU             user+system seconds of the process during the run, and / makespan
   controller memory          peak RSS, and peak minus RSS at run start (the run's own growth)
@@ -74,7 +77,8 @@ NEEDS = StepNeeds(gpus=1, cpu="4", memory="32Gi", image_role="train", torch=True
 # The figures every run prints (tests/integration/test_scale_bench.py checks each is there).
 FIGURES = ("plan time", "Jobs created/s", "API requests/step (process)", "API requests/step (cluster)",
            "submit->start P50", "submit->start P90", "submit->start P99", "run start->start P50",
-           "run start->start P90", "run start->start P99", "makespan", "controller CPU",
+           "run start->start P90", "run start->start P99", "run start->end seen P50",
+           "run start->end seen P99", "reconcile passes", "longest pass", "makespan", "controller CPU",
            "controller CPU / makespan", "controller peak RSS", "controller RSS growth",
            "overhead (of the nativejobs run)")
 
@@ -188,6 +192,7 @@ def _phase_baseline(args: argparse.Namespace) -> dict[str, Any]:
     api = kubeconfig.new_client_from_config()
     batch = client.BatchV1Api(api)
     ended: dict[str, str] = {}
+    ended_at: dict[str, float] = {}
     all_ended, stop = threading.Event(), threading.Event()
 
     def on_job(kind: str, job: dict[str, Any]) -> None:
@@ -195,6 +200,7 @@ def _phase_baseline(args: argparse.Namespace) -> dict[str, Any]:
         phase = job_observation(key, job, []).phase
         if kind != "DELETED" and phase != "running" and key not in ended:
             ended[key] = phase
+            ended_at[key] = time.time()
             if len(ended) == args.steps:
                 all_ended.set()
 
@@ -212,7 +218,8 @@ def _phase_baseline(args: argparse.Namespace) -> dict[str, Any]:
     t1 = time.time()
     stop.set()
     failed = sum(p != "succeeded" for p in ended.values())
-    return _phase_result(t0, t1, created, counts, rss0, cpu0, failed=failed, retried=0)
+    return _phase_result(t0, t1, created, counts, rss0, cpu0, failed=failed, retried=0) | {
+        "ended": ended_at}
 
 
 def _phase_nativejobs(args: argparse.Namespace) -> dict[str, Any]:
@@ -232,15 +239,21 @@ def _phase_nativejobs(args: argparse.Namespace) -> dict[str, Any]:
     backend.launch_concurrency = args.launch_concurrency or backend.launch_concurrency
     created: dict[str, float] = {}
 
+    ended: dict[str, float] = {}
+    passes: list[float] = []  # when each reconcile pass ended
+
     def on_event(what: str, step: Step, message: str) -> None:
         if what == "launched":
             created.setdefault(step.key, time.time())
+        elif what in ("succeeded", "failed"):
+            ended.setdefault(step.key, time.time())
 
     orch = Orchestrator(plan, store, backend, max_parallel=args.max_parallel or args.steps,
                         retries=1, on_event=on_event)
     deadline = t0 + args.timeout
 
     def give_up(status: Any) -> None:
+        passes.append(time.time())
         if time.time() > deadline:
             raise SystemExit(f"nativejobs: not finished in {args.timeout} s: {dict(status.counts())}")
 
@@ -249,7 +262,8 @@ def _phase_nativejobs(args: argparse.Namespace) -> dict[str, Any]:
     backend.close()
     retried = sum(len(tries) > 1 for tries in orch.attempts.values())
     failed = sum(status.states[s.key] != "done" for s in plan.steps)
-    return _phase_result(t0, t1, created, counts, rss0, cpu0, failed=failed, retried=retried)
+    return _phase_result(t0, t1, created, counts, rss0, cpu0, failed=failed, retried=retried) | {
+        "ended": ended, "passes": passes}
 
 
 def _phase_result(t0: float, t1: float, created: dict[str, float], counts: dict[str, int],
@@ -401,15 +415,21 @@ def figures(r: dict[str, Any], n: int) -> dict[str, float]:
         out[f"submit->start P{p}"] = _pct(start, p)
     for p in (50, 90, 99):
         out[f"run start->start P{p}"] = _pct(from_run, p)
-    out |= {"makespan": makespan, "controller CPU": r["cpu_s"],
+    ends = [t - t0 for t in r["ended"].values()]
+    for p in (50, 99):
+        out[f"run start->end seen P{p}"] = _pct(ends, p)
+    gaps = [b - a for a, b in zip([t0, *r.get("passes", [])], r.get("passes", []), strict=False)]
+    out |= {"reconcile passes": len(gaps) or math.nan, "longest pass": max(gaps, default=math.nan),
+            "makespan": makespan, "controller CPU": r["cpu_s"],
             "controller CPU / makespan": r["cpu_s"] / makespan,
             "controller peak RSS": r["rss_peak_kb"] / 1024,
             "controller RSS growth": (r["rss_peak_kb"] - r["rss_start_kb"]) / 1024}
     return out
 
 
-UNITS = {"Jobs created/s": "/s", "makespan": "s", "controller CPU": "s", "controller peak RSS": "MiB",
-         "controller RSS growth": "MiB", "plan time": "s"}
+UNITS = {"Jobs created/s": "/s", "makespan": "s", "longest pass": "s", "reconcile passes": "",
+         "controller CPU": "s", "controller peak RSS": "MiB", "controller RSS growth": "MiB",
+         "plan time": "s"}
 
 
 def report(n: int, plan: tuple[int, float] | None, base: dict[str, Any] | None,
