@@ -33,6 +33,8 @@ Figures (controller process = the process creating Jobs; each way runs in its ow
   run start->start P50/...   run start -> pod seen Running (includes waiting to be created)
   run start->end seen P50/99 run start -> the process saw the step end (baseline: its Job's
                              watch event; nativejobs: the step's ✓ event, after its pass recorded it)
+  Job complete->watch event  the Job's Complete condition (cluster clock, to the second) -> the
+                             process took in the watch event that carried it
   reconcile passes           nativejobs: passes of the run, and the longest (end to end)
   makespan                   run start -> every step done (nativejobs: the run finished)
   controller CPU             user+system seconds of the process during the run, and / makespan
@@ -45,6 +47,7 @@ server, etcd, the controllers, kwok, this process) competes for the same cores: 
 from __future__ import annotations
 
 import argparse
+import calendar
 import hashlib
 import json
 import math
@@ -77,7 +80,8 @@ NEEDS = StepNeeds(gpus=1, cpu="4", memory="32Gi", image_role="train", torch=True
 # The figures every run prints (tests/integration/test_scale_bench.py checks each is there).
 FIGURES = ("plan time", "Jobs created/s", "API requests/step (process)", "API requests/step (cluster)",
            "submit->start P50", "submit->start P90", "submit->start P99", "run start->start P50",
-           "run start->start P90", "run start->start P99", "run start->end seen P50",
+           "run start->start P90", "run start->start P99", "Job complete->watch event P50",
+           "Job complete->watch event P99", "run start->end seen P50",
            "run start->end seen P99", "reconcile passes", "longest pass", "makespan", "controller CPU",
            "controller CPU / makespan", "controller peak RSS", "controller RSS growth",
            "overhead (of the nativejobs run)")
@@ -193,6 +197,7 @@ def _phase_baseline(args: argparse.Namespace) -> dict[str, Any]:
     batch = client.BatchV1Api(api)
     ended: dict[str, str] = {}
     ended_at: dict[str, float] = {}
+    watch_lag: list[float] = []
     all_ended, stop = threading.Event(), threading.Event()
 
     def on_job(kind: str, job: dict[str, Any]) -> None:
@@ -201,6 +206,8 @@ def _phase_baseline(args: argparse.Namespace) -> dict[str, Any]:
         if kind != "DELETED" and phase != "running" and key not in ended:
             ended[key] = phase
             ended_at[key] = time.time()
+            if (done := _completed_at(job)) is not None:
+                watch_lag.append(ended_at[key] - done)
             if len(ended) == args.steps:
                 all_ended.set()
 
@@ -219,7 +226,7 @@ def _phase_baseline(args: argparse.Namespace) -> dict[str, Any]:
     stop.set()
     failed = sum(p != "succeeded" for p in ended.values())
     return _phase_result(t0, t1, created, counts, rss0, cpu0, failed=failed, retried=0) | {
-        "ended": ended_at}
+        "ended": ended_at, "watch_lag": watch_lag}
 
 
 def _phase_nativejobs(args: argparse.Namespace) -> dict[str, Any]:
@@ -229,6 +236,7 @@ def _phase_nativejobs(args: argparse.Namespace) -> dict[str, Any]:
     from nativejobs.store import open_store
 
     counts = _count_requests()
+    watch_lag = _time_mirror_events()
     plan = synthetic_plan(args.steps, args.name)
     store = open_store(args.store)
     store_uri = args.store if args.store.startswith("s3://") else FAKE_STORE
@@ -263,7 +271,36 @@ def _phase_nativejobs(args: argparse.Namespace) -> dict[str, Any]:
     retried = sum(len(tries) > 1 for tries in orch.attempts.values())
     failed = sum(status.states[s.key] != "done" for s in plan.steps)
     return _phase_result(t0, t1, created, counts, rss0, cpu0, failed=failed, retried=retried) | {
-        "ended": ended, "passes": passes}
+        "ended": ended, "passes": passes, "watch_lag": watch_lag}
+
+
+def _time_mirror_events() -> list[float]:
+    """How long after the cluster marked each Job Complete the backend's mirror took it in."""
+    from nativejobs.k8s.client import Mirror
+
+    lags: list[float] = []
+    seen: set[str] = set()
+    real = Mirror._apply
+
+    def timed(self: Any, event: dict[str, Any]) -> None:
+        obj = event.get("object") or {}
+        name = (obj.get("metadata") or {}).get("name")
+        if name not in seen and (done := _completed_at(obj)) is not None:
+            seen.add(name)
+            lags.append(time.time() - done)
+        real(self, event)
+
+    Mirror._apply = timed  # type: ignore[method-assign]
+    return lags
+
+
+def _completed_at(job: dict[str, Any]) -> float | None:
+    """When the cluster marked the Job Complete (its condition's time, to the second)."""
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Complete" and cond.get("status") == "True":
+            stamp = cond.get("lastTransitionTime") or ""
+            return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")) if stamp else None
+    return None
 
 
 def _phase_result(t0: float, t1: float, created: dict[str, float], counts: dict[str, int],
@@ -415,6 +452,8 @@ def figures(r: dict[str, Any], n: int) -> dict[str, float]:
         out[f"submit->start P{p}"] = _pct(start, p)
     for p in (50, 90, 99):
         out[f"run start->start P{p}"] = _pct(from_run, p)
+    for p in (50, 99):
+        out[f"Job complete->watch event P{p}"] = _pct(r["watch_lag"], p)
     ends = [t - t0 for t in r["ended"].values()]
     for p in (50, 99):
         out[f"run start->end seen P{p}"] = _pct(ends, p)

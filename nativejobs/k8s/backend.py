@@ -73,7 +73,6 @@ class KubernetesBackend:
         self.jobs = Mirror(kube, kube.batch.list_namespaced_job, label_selector, keep=essentials)
         self.pods = Mirror(kube, kube.core.list_namespaced_pod, label_selector, keep=essentials)
         self._observed: dict[str, _Current] = {}  # the last observe()'s steps, for release()
-        self.pending: dict[str, str] = {}  # step key -> why it is not running yet
         self.jobs.start()
         self.pods.start()
 
@@ -94,21 +93,26 @@ class KubernetesBackend:
         self.jobs.put(created)
 
     def observe(self) -> dict[str, Observation]:
-        out: dict[str, Observation] = {}
-        pending: dict[str, str] = {}
         current = self._observed = self._current()
-        no_pods = [c for c in current.values() if not c.pods]
-        events = self._failed_creates() if no_pods else []
+        out: dict[str, Observation] = {}
         for key, cur in current.items():
             obs = job_observation(key, cur.job, cur.pods)
             out[key] = Observation(key, obs.phase, obs.exit_code, obs.reason, attempt=cur.attempt)
-            if obs.phase == "running":
-                name = cur.job["metadata"]["name"]
-                mine = [e for e in events if e.get("involvedObject", {}).get("name") == name]
-                if why := explain_pending(cur.job, cur.pods, mine):
-                    pending[key] = why
-        self.pending = pending
         return out
+
+    @property
+    def pending(self) -> dict[str, str]:
+        """Step key -> why its Job is not running yet ("" steps left out), from the last
+        observe()'s listing. Worked out when asked (the controller publishes it every few
+        seconds), not every pass: on a big plan it was a quarter of a pass."""
+        waiting = {key: cur for key, cur in self._observed.items()
+                   if job_observation(key, cur.job, cur.pods).phase == "running"}
+        events = self._failed_creates() if any(not cur.pods for cur in waiting.values()) else []
+        by_job: dict[str, list[Obj]] = {}
+        for event in events:
+            by_job.setdefault(event.get("involvedObject", {}).get("name", ""), []).append(event)
+        return {key: why for key, cur in waiting.items()
+                if (why := explain_pending(cur.job, cur.pods, by_job.get(cur.job["metadata"]["name"], [])))}
 
     def release(self, key: str) -> str | None:
         """A succeeded step stored its own log; a failed one may have died before it could, so
