@@ -171,7 +171,7 @@ class RunState:
         parts = []
         for key in sorted(attempts):
             tries = attempts[key]
-            seen = [(a.number, a.outcome, a.exit_code, a.reason, a.finished_at) for a in tries]
+            seen = [tuple(vars(a).values()) for a in tries]
             cached = self._encoded.get(key)
             if cached is None or cached[0] != seen:
                 text = json.dumps([vars(a) for a in tries], ensure_ascii=False, sort_keys=True)

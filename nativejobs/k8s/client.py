@@ -178,9 +178,10 @@ class Mirror:
         resp = self.kube.call(self.list_fn, self.kube.namespace, label_selector=self.selector,
                               _preload_content=False)
         doc = json.loads(resp.data)
+        listed = {o["metadata"]["name"]: o for o in doc.get("items") or []}
         with self.lock:
-            self.items = {name: self.keep(o) for o in doc.get("items") or []
-                          if (name := o["metadata"]["name"]) not in self._forgotten}
+            self._forgotten &= listed.keys()  # one deleted while no watch ran will not come back
+            self.items = {name: self.keep(o) for name, o in listed.items() if name not in self._forgotten}
         self._version = doc["metadata"]["resourceVersion"]
 
     def _watch_forever(self) -> None:

@@ -87,8 +87,7 @@ def run_records(store: Store, steps: Sequence[Mapping[str, Any]],
                 done_keys: set[str]) -> list[Record]:
     """The records of every done evaluate and judge step of a run, joined with the cell's labels."""
     scored = [s for s in steps if s["kind"] in ("evaluate", "judge") and s["key"] in done_keys]
-    stored = store.map(lambda s: store.get_json(f"{step_dir(s['kind'], s['key'])}/records.json"),
-                             scored)
+    stored = store.map(lambda s: store.get_json(f"{step_dir(s['kind'], s['key'])}/records.json"), scored)
     records: list[Record] = []
     for s, rows in zip(scored, stored, strict=True):
         labels = {k: s["labels"][k] for k in ("model", "language", "condition", "arm")}

@@ -279,7 +279,8 @@ def test_a_relist_leaves_out_forgotten_objects() -> None:
             return Reply()
 
     mirror = _Mirror(Kube(), lambda *a, **k: None, "x=y")  # type: ignore[arg-type]
-    mirror.forget(["a"])
+    mirror.forget(["a", "gone"])
     mirror._relist()
 
     assert set(mirror.items) == {"b"} and mirror._version == "3"
+    assert mirror._forgotten == {"a"}  # "gone" was deleted unseen: no event will name it again
