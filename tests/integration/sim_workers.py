@@ -87,15 +87,20 @@ class SimWorkers:
         action = self.policy(kind, key, attempt)
         self.handled.append((name, f"{kind}/{key}", attempt, action))
         if action == "succeed":
-            if kind == "summarize":  # the one output the CLI prints when a run ends
-                self.store.put_text(f"steps/summarize/{key}/results.md", "# simulated summary\n")
-            self.store.put_marker(kind, key, {"simulated_by": "tests/integration/sim_workers.py"})
-            self._annotate(name, {"nativejobs.io/sim-exit-code": "0", "nativejobs.io/sim-duration": "0s"})
+            self.succeed(name, f"{kind}/{key}")
         elif action.startswith("exit:"):
             self._annotate(name, {"nativejobs.io/sim-exit-code": action[5:],
                                   "nativejobs.io/sim-duration": "0s"})
         elif action == "evict":
             self._annotate(name, {"nativejobs.io/sim-evict": "true"})
+
+    def succeed(self, pod: str, ref: str) -> None:
+        """End a step pod as its step would: outputs, marker, exit 0 (also for one left hanging)."""
+        kind, key = ref.split("/")
+        if kind == "summarize":  # the one output the CLI prints when a run ends
+            self.store.put_text(f"steps/summarize/{key}/results.md", "# simulated summary\n")
+        self.store.put_marker(kind, key, {"simulated_by": "tests/integration/sim_workers.py"})
+        self._annotate(pod, {"nativejobs.io/sim-exit-code": "0", "nativejobs.io/sim-duration": "0s"})
 
     def _control(self, pod: dict[str, Any]) -> None:
         name = pod["metadata"]["name"]

@@ -138,11 +138,10 @@ def test_a_new_controller_adopts_running_jobs_and_creates_no_duplicates(
     release = {"on": False}
 
     def policy(kind: str, key: str, attempt: int) -> str:
-        if kind == "prepare":
-            return "succeed"
-        while not release["on"]:  # translate pods keep running until the second controller
-            time.sleep(0.1)
-        return "succeed"
+        # Translate pods keep running until the second controller. They hang rather than block
+        # here: the sim plays every pod on one thread, and a blocked policy kept the remaining
+        # prepares from ever finishing (the first controller then waited out its 240 s).
+        return "succeed" if kind == "prepare" or release["on"] else "hang"
 
     first = _backend(kube, namespace, spec)
     with _sim(kube, namespace, s3_store, policy) as sim:
@@ -154,6 +153,10 @@ def test_a_new_controller_adopts_running_jobs_and_creates_no_duplicates(
 
         second = _backend(kube, namespace, spec)
         release["on"] = True
+        time.sleep(0.5)  # a pod the sim was playing as release turned on is in `handled` by now
+        for pod, ref, _, action in list(sim.handled):
+            if action == "hang":
+                sim.succeed(pod, ref)
         status = _run(plan, s3_store, second)
         second.close()
 
