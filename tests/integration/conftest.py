@@ -12,6 +12,7 @@ tests that need it fail with the reason.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -236,23 +237,48 @@ def llama_cpp_server(log_dir: Path, *, n_ctx: int = 2048, n_threads: int = 2) ->
             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + _LLAMA_START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/models", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not answer in {_LLAMA_START_TIMEOUT_S} s:\n"
-                            f"{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
+        _wait_for_llama(proc, base, log_path)
+        _first_completion(proc, base, log_path)
         yield base
     finally:
         stop_process(proc, timeout_s=15)
+
+
+def _llama_failure(proc: subprocess.Popen[bytes], log_path: Path, what: str) -> str:
+    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
+    return f"llama_cpp.server {what} (exit status {proc.returncode}); the end of its log:\n{tail}"
+
+
+def _wait_for_llama(proc: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
+    deadline = time.monotonic() + _LLAMA_START_TIMEOUT_S
+    while proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{base}/models", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(_llama_failure(proc, log_path, f"did not answer in {_LLAMA_START_TIMEOUT_S} s"))
+        time.sleep(0.5)
+    pytest.fail(_llama_failure(proc, log_path, "exited while starting"))
+
+
+def _first_completion(proc: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
+    """One short completion before any test: a server that crashes while generating (a llama.cpp
+    build whose kernels this CPU cannot run, say) fails here with its exit status and log,
+    rather than as connection errors retried for minutes inside every test that uses it."""
+    body = json.dumps({"model": LLAMA_MODEL, "max_tokens": 4,
+                       "messages": [{"role": "user", "content": "Say hello."}]}).encode()
+    request = urllib.request.Request(f"{base}/chat/completions", data=body,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as r:
+            json.load(r)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError) as e:
+        time.sleep(1)  # let a crashed server's exit status land
+        proc.poll()
+        pytest.fail(_llama_failure(proc, log_path, f"failed its first completion ({e!r})"))
 
 
 @pytest.fixture(scope="session")
