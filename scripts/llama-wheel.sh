@@ -15,7 +15,7 @@ VERSION="$(sed -n 's/.*"llama-cpp-python\[server\]==\([0-9.]*\)".*/\1/p' "${ROOT
 DIR="${NATIVEJOBS_CACHE:-${HOME}/.cache/nativejobs}/wheels/llama-cpp-python-${VERSION}-portable"
 if ! compgen -G "${DIR}/llama_cpp_python-${VERSION}-*.whl" >/dev/null; then
   echo "llama-wheel: building llama-cpp-python ${VERSION} for any AVX2 CPU (minutes, once)" >&2
-  mkdir -p "${DIR}.tmp"
+  rm -rf "${DIR}.tmp" && mkdir -p "${DIR}.tmp"
   CMAKE_ARGS="-DGGML_NATIVE=OFF" "${PY}" -m pip wheel -q --no-deps --no-cache-dir \
     -w "${DIR}.tmp" "llama-cpp-python==${VERSION}" >&2
   rm -rf "${DIR}" && mv "${DIR}.tmp" "${DIR}"  # whole or absent: an interrupted build leaves no wheel
