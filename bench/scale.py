@@ -540,7 +540,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in control_plane_flags():
         print(f"control plane: {line}")
     print(flush=True)
-    cluster = None if args.plan_only else Cluster()
+    try:
+        cluster = None if args.plan_only else Cluster()
+    except kubeconfig.ConfigException as e:
+        print(f"bench/scale.py: no cluster to run on ({e}); start one with "
+              '`eval "$(scripts/cluster.sh up)"`, or pass --plan-only', file=sys.stderr)
+        return 2
     tag = uuid.uuid4().hex[:6]
     failed = False
     try:
