@@ -3,10 +3,10 @@
 # pins) as a portable wheel, once, and print the folder that holds it.
 #
 # pip builds llama.cpp for the CPU it builds on (-march=native) and caches that wheel by the
-# sdist alone, so a cache filled on one machine crashes on another: 0.3.36 built on a CPU with
-# AMX and AVX-512 died with SIGSEGV on its first completion. GGML_NATIVE=OFF targets AVX2, which
-# every x86-64 CI machine here has, and the wheel is cached per version under
-# ${NATIVEJOBS_CACHE:-~/.cache/nativejobs}/wheels/ (about 4 min to build on 2 cores).
+# sdist alone, so what the tests run depends on the machine that filled the cache: 0.3.36 built
+# natively on a CPU with AMX and AVX-512 died with SIGSEGV on its first completion there.
+# GGML_NATIVE=OFF targets AVX2, which every x86-64 CI machine here has; the wheel is cached per
+# version under ${NATIVEJOBS_CACHE:-~/.cache/nativejobs}/wheels/ (about 4 min to build on 2 cores).
 set -euo pipefail
 PY="${1:?usage: scripts/llama-wheel.sh PYTHON}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

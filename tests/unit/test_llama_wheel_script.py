@@ -1,7 +1,8 @@
 """scripts/llama-wheel.sh: llama-cpp-python is built once per pinned version, for any AVX2 CPU.
 
-pip's own build of llama.cpp targets the CPU it runs on and is cached by the sdist alone; such a
-wheel, reused on another CPU, crashed the test server (SIGSEGV on its first completion). A
+pip's own build of llama.cpp targets the CPU it runs on and is cached by the sdist alone; built
+that way on a CPU with AMX and AVX-512, it crashed the test server (SIGSEGV on its first
+completion). A
 stand-in for Python records how pip was asked to build, so no compiler runs here.
 """
 
