@@ -33,7 +33,8 @@ class Section:
 
 def sections(analysis: Analysis, records: list[Record]) -> list[Section]:
     """The report's sections in reading order: the results, then completeness (first only when
-    a run has failed or unfinished cells) or the records' coverage."""
+    a run has failed or unfinished cells; alone when no cell has a result) or the records'
+    coverage."""
     ref = " and ".join(analysis.reference) or "(no reference condition)"
     out = [
         Section("scores", "Scores", f"ΔS = native − mean of {ref}.",
@@ -65,6 +66,8 @@ def sections(analysis: Analysis, records: list[Record]) -> list[Section]:
     whole = Section("completeness", "Completeness",
                     f"{summary_line(analysis.completeness)} (the cells the spec asked for).",
                     completeness_table(analysis.completeness))
+    if not records:  # nothing has finished: every results section would say "(none)"
+        return [whole]
     # Holes in the grid come first; a complete grid's table is reference material, so last.
     is_complete = all(c.state == "done" for c in analysis.completeness)
     return [*out, whole] if is_complete else [whole, *out]

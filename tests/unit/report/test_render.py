@@ -85,6 +85,19 @@ def test_a_run_with_holes_puts_completeness_first() -> None:
     assert "3 cells: 2 done, 1 failed (the cells the spec asked for)" in text
 
 
+def test_a_run_with_no_result_yet_shows_its_completeness_alone() -> None:
+    cells = [Cell("m1", lang, "native", "a1", chain=(("prepare", f"p-{lang}"), ("evaluate", f"e-{lang}")))
+             for lang in ("es", "ru")]
+    status = completeness(cells, set(), {"p-es": "bad_input after 1 attempt(s), exit code 3"})
+    analysis = analyze([], KINDS, completeness=status)
+
+    text = render_markdown(analysis, [])
+
+    assert list(md_tables(text)) == ["Completeness"]
+    assert "(none)" not in text and "2 cells: 1 failed, 1 not run" in text
+    assert re.findall(r'<section id="([a-z-]+)"', render_html(analysis, [], {})) == ["completeness"]
+
+
 class _Page(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
