@@ -579,7 +579,10 @@ def cancel(name: Annotated[str, typer.Argument(help="experiment name")], store: 
     _check_backend(backend)
     st = _default_store(store)
     run_state = _run_state(st, name)
-    run_state.record()  # a typo'd name fails here, not silently
+    run = run_state.record()  # a typo'd name fails here, not silently
+    if len(done_keys(st, run.steps)) == len(run.steps):  # a request would only wait for the next submit
+        out.print(f"{name}: every step is done; nothing to cancel")
+        return
     run_state.request_cancel(now=time.time())
     if backend == "k8s":
         from nativejobs.k8s.backend import delete_jobs

@@ -63,6 +63,18 @@ def test_cancel_is_a_request_in_the_store_and_a_resubmit_clears_it(
     assert typo.returncode == 2 and "no run named 'quickstrat'" in typo.stderr
 
 
+def test_cancelling_a_finished_run_requests_nothing(run_store: tuple[FileStore, list[str]]) -> None:
+    store, _ = run_store
+    for s in store.get_json("runs/quickstart/run.json")["steps"]:
+        store.put_marker(s["kind"], s["key"], {})
+
+    out = nativejobs("cancel", "quickstart", "--store", str(store.root))
+
+    assert out.returncode == 0, out.stderr
+    assert "every step is done; nothing to cancel" in " ".join(out.stdout.split())
+    assert not store.exists("runs/quickstart/cancel.json")
+
+
 def test_status_sums_up_per_kind_and_lists_only_what_is_not_done(
         run_store: tuple[FileStore, list[str]]) -> None:
     store, (first, _) = run_store
