@@ -73,7 +73,7 @@ def _print_error(message: str) -> None:
     if len(lines) > _MAX_LINES:
         lines = [*lines[: _MAX_LINES - 1], f"... and {len(lines) - _MAX_LINES + 1} more lines"]
     for line in lines:
-        err.print(Text.assemble(("error:", "red"), " ", short_text(line, _MAX_LINE)),
+        err.print(Text.assemble(("error:", "red"), " ", short_text(line, _MAX_LINE - len("error: "))),
                   highlight=False, soft_wrap=True)
 
 

@@ -38,8 +38,11 @@ _REPR = _bounded_repr()
 
 
 def short_text(text: str, limit: int = MAX_QUOTE) -> str:
-    """``text`` cut to ``limit`` characters, saying how long it was."""
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+    """``text`` cut to at most ``limit`` characters, the last of them saying how long it was."""
+    if len(text) <= limit:
+        return text
+    note = f"... ({len(text):,} characters)"
+    return text[:max(limit - len(note), 0)] + note
 
 
 def _is_small(value: object, budget: int) -> bool:
