@@ -46,6 +46,7 @@ class SimWorkers:
         self.handled: list[tuple[str, str, int, str]] = []  # (pod, step ref, attempt, action)
         self.errors: list[str] = []  # a worker that breaks must fail the test, not hang it
         self._seen: set[str] = set()
+        self._deciding = threading.Lock()  # a pod's policy call and its record in `handled`, as one
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="sim-workers")
 
@@ -84,8 +85,9 @@ class SimWorkers:
         command = pod["spec"]["containers"][0]["command"]
         kind, key = command[command.index("--step") + 1].split("/")
         attempt = int(pod["metadata"]["labels"]["nativejobs.io/attempt"])
-        action = self.policy(kind, key, attempt)
-        self.handled.append((name, f"{kind}/{key}", attempt, action))
+        with self._deciding:
+            action = self.policy(kind, key, attempt)
+            self.handled.append((name, f"{kind}/{key}", attempt, action))
         if action == "succeed":
             self.succeed(name, f"{kind}/{key}")
         elif action.startswith("exit:"):
@@ -101,6 +103,15 @@ class SimWorkers:
             self.store.put_text(f"steps/summarize/{key}/results.md", "# simulated summary\n")
         self.store.put_marker(kind, key, {"simulated_by": "tests/integration/sim_workers.py"})
         self._annotate(pod, {"nativejobs.io/sim-exit-code": "0", "nativejobs.io/sim-duration": "0s"})
+
+    def switch_policy(self, policy: Policy) -> None:
+        """Play later pods by ``policy`` and end every pod left hanging so far as a success; no
+        pod decided under the old policy can slip between the two."""
+        with self._deciding:
+            self.policy = policy
+            hanging = [(pod, ref) for pod, ref, _, action in self.handled if action == "hang"]
+        for pod, ref in hanging:
+            self.succeed(pod, ref)
 
     def _control(self, pod: dict[str, Any]) -> None:
         name = pod["metadata"]["name"]

@@ -135,13 +135,12 @@ def test_an_evicted_pod_is_replaced_without_spending_the_retry_budget(
 def test_a_new_controller_adopts_running_jobs_and_creates_no_duplicates(
         kube: KubeCluster, namespace: str, spec: ExperimentSpec, s3_store: Store) -> None:
     plan = build_plan(spec)
-    release = {"on": False}
 
     def policy(kind: str, key: str, attempt: int) -> str:
         # Translate pods keep running until the second controller. They hang rather than block
         # here: the sim plays every pod on one thread, and a blocked policy kept the remaining
         # prepares from ever finishing (the first controller then waited out its 240 s).
-        return "succeed" if kind == "prepare" or release["on"] else "hang"
+        return "succeed" if kind == "prepare" else "hang"
 
     first = _backend(kube, namespace, spec)
     with _sim(kube, namespace, s3_store, policy) as sim:
@@ -152,11 +151,7 @@ def test_a_new_controller_adopts_running_jobs_and_creates_no_duplicates(
         running_before = _jobs_per_step(kube, namespace)
 
         second = _backend(kube, namespace, spec)
-        release["on"] = True
-        time.sleep(0.5)  # a pod the sim was playing as release turned on is in `handled` by now
-        for pod, ref, _, action in list(sim.handled):
-            if action == "hang":
-                sim.succeed(pod, ref)
+        sim.switch_policy(lambda kind, key, attempt: "succeed")
         status = _run(plan, s3_store, second)
         second.close()
 

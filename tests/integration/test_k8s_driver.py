@@ -154,16 +154,13 @@ def test_cancel_from_anywhere_stops_a_detached_run(kube: KubeCluster, install: I
 
 def test_a_killed_controller_resumes_without_duplicate_jobs(kube: KubeCluster, install: Install) -> None:
     plan = build_plan(load_spec(SPEC))
-    hold = {"on": True}
 
     def policy(kind: str, key: str, attempt: int) -> str:
-        while hold["on"] and kind != "prepare":  # translate pods run until the controller is dead
-            time.sleep(0.1)
-        return "succeed"
+        return "succeed" if kind == "prepare" else "hang"  # later pods run until the controller is dead
 
     args = ["submit", str(SPEC), "--backend", "k8s", "--namespace", install.namespace,
             "--store", install.store_uri]
-    with SimWorkers(kube.api_client(), install.namespace, install.store, policy):
+    with SimWorkers(kube.api_client(), install.namespace, install.store, policy) as sim:
         first = subprocess.Popen([sys.executable, "-m", "nativejobs", *args], env=install.env, cwd=REPO,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 120
@@ -174,7 +171,7 @@ def test_a_killed_controller_resumes_without_duplicate_jobs(kube: KubeCluster, i
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
         before = step_jobs(kube, install.namespace)
-        hold["on"] = False
+        sim.switch_policy(lambda kind, key, attempt: "succeed")
         second = cli(install, *args, timeout=300)
 
     assert second.returncode == 0, second.stdout + second.stderr
