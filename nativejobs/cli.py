@@ -27,7 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from nativejobs.backends import BACKENDS, open_backend
-from nativejobs.controller import Controller, RunCancelled
+from nativejobs.controller import Controller, RunCancelled, RunLease
 from nativejobs.errors import (
     NativeJobsError,
     RunFailedError,
@@ -337,23 +337,29 @@ def submit(spec: SpecArg, store: StoreOpt = None, backend: BackendOpt = "local",
     if backend == "k8s" and not st.uri.startswith("s3://"):
         _fail(f"--store: got {st.uri!r}; Jobs on a cluster need a store they can reach: "
               "an s3:// URI (spec `store:` or --store)", EXIT_USAGE)
+    run_state = RunState(st, p.name)
+    lease = RunLease(run_state)
+    lease.check()  # before anything is recorded: the running controller's run stays as it is
     if backend == "k8s":
         _upload_local_inputs(s, st)
-    RunState(st, p.name).put_record(RunRecord.of(s.model_dump(mode="json"), p, now=time.time()))
     if detach:
         from nativejobs.k8s.driver import submit_driver
 
+        run_state.put_record(RunRecord.of(s.model_dump(mode="json"), p, now=time.time()))
         where = submit_driver(s.name, st.uri, namespace=namespace, cluster_config=cluster_config,
                               kubeconfig=kubeconfig, max_parallel=max_parallel, release=release)
         out.print(f"{p.name}: the controller runs in the cluster as {where}. Follow it with "
                   f"`nativejobs status {p.name} --store {st.uri}`; stop it with "
                   f"`nativejobs cancel {p.name} --store {st.uri}`.", markup=False)
         return
-    parallel = max_parallel or s.execution.max_parallel
-    runner = open_backend(backend, experiment=s.name, store_uri=st.uri, max_parallel=parallel,
-                          namespace=namespace, cluster_config=cluster_config, kubeconfig=kubeconfig,
-                          release=release)
-    _drive(s, p, st, runner, max_parallel=parallel, resume_hint=f"nativejobs submit {spec}", live=True)
+    with lease:
+        run_state.put_record(RunRecord.of(s.model_dump(mode="json"), p, now=time.time()))
+        parallel = max_parallel or s.execution.max_parallel
+        runner = open_backend(backend, experiment=s.name, store_uri=st.uri, max_parallel=parallel,
+                              namespace=namespace, cluster_config=cluster_config, kubeconfig=kubeconfig,
+                              release=release)
+        _drive(s, p, st, runner, max_parallel=parallel, resume_hint=f"nativejobs submit {spec}",
+               live=True, lease=lease)
 
 
 @app.command(hidden=True)
@@ -368,17 +374,18 @@ def drive(name: Annotated[str, typer.Argument(help="experiment name")], store: S
         out.print(f"{name}: cancelled; submit again to continue")
         return
     parallel = max_parallel or s.execution.max_parallel
-    runner = open_backend("k8s", experiment=s.name, store_uri=st.uri, max_parallel=parallel,
-                          namespace=namespace, cluster_config=cluster_config, release=release)
     try:
-        _drive(s, build_plan(s), st, runner, max_parallel=parallel,
-               resume_hint="nativejobs submit SPEC --backend k8s --detach", live=False)
+        with RunLease(RunState(st, name)) as lease:  # a new pod of this driver Job is the same holder
+            runner = open_backend("k8s", experiment=s.name, store_uri=st.uri, max_parallel=parallel,
+                                  namespace=namespace, cluster_config=cluster_config, release=release)
+            _drive(s, build_plan(s), st, runner, max_parallel=parallel,
+                   resume_hint="nativejobs submit SPEC --backend k8s --detach", live=False, lease=lease)
     except RunCancelled:  # a cancel is a clean end of the driver's Job, not a failure to retry
         out.print(f"{name}: cancelled (runs/{name}/cancel.json); its Jobs are deleted, finished steps kept")
 
 
 def _drive(s: ExperimentSpec, p: Plan, st: Store, runner: Backend, *, max_parallel: int,
-           resume_hint: str, live: bool) -> None:
+           resume_hint: str, live: bool, lease: RunLease) -> None:
     """Run ``p`` on ``runner`` to the end (``Controller``), showing progress.
 
     Raises: RunCancelled (the driver's clean end; live: exit 1), RunFailedError; typer.Exit(130)
@@ -386,7 +393,7 @@ def _drive(s: ExperimentSpec, p: Plan, st: Store, runner: Backend, *, max_parall
     """
     progress = _Progress(p)
     controller = Controller(p, st, runner, max_parallel=max_parallel, retries=s.execution.retries,
-                            on_event=progress.event)
+                            on_event=progress.event, lease=lease)
     todo = controller.todo()
     if not todo:
         out.print(f"{p.name}: all {len(p.steps)} steps are already done; nothing to run")
@@ -547,6 +554,8 @@ def status(name: Annotated[str, typer.Argument(help="experiment name")], store: 
         which = f"{'/'.join(kind)} steps" if kind else "steps"
         out.print(f"{name}: no {which}" if not of_kind else
                   f"{name}: all {len(of_kind)} {which} done (--all lists them)", markup=False)
+    if (lease := run_state.lease()) is not None:
+        out.print(f"{name}: driven by {lease.describe(time.time())}", markup=False)
     if run_state.is_cancel_requested():
         out.print(f"{name}: cancel requested; the controller stops its Jobs on its next pass")
 

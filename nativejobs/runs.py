@@ -6,6 +6,7 @@
 | ``attempts.json`` | ``Attempt`` lists | the orchestrator, once per reconcile pass     |
 | ``cancel.json``   | ``CancelRequest`` | ``nativejobs cancel``; cleared by a submit     |
 | ``live.json``     | ``LiveStatus``    | the controller: why waiting steps wait        |
+| ``controller.json`` | ``ControllerLease`` | the controller driving the run, every few s |
 
 A step's logs are ``steps/<kind>/<key>/_logs/attempt-N.log`` (``step_log_path``).
 ``done_digests`` is the one reading of "done" over a whole plan (status, plan, the report, and the
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,8 +26,9 @@ from nativejobs.errors import StoreError, StoreNotFoundError, short_text
 from nativejobs.plan import Plan
 from nativejobs.store import Store, stale_inputs, step_dir
 
-__all__ = ["LAUNCHED", "Attempt", "CancelRequest", "LiveStatus", "RunRecord", "RunState", "StepRecord",
-           "StepStatus", "done_digests", "done_keys", "step_log_path", "step_records", "step_statuses"]
+__all__ = ["LAUNCHED", "Attempt", "CancelRequest", "ControllerLease", "LiveStatus", "RunRecord", "RunState",
+           "StepRecord", "StepStatus", "done_digests", "done_keys", "drives_run", "step_log_path",
+           "step_records", "step_statuses"]
 
 LAUNCHED = "launched"  # an attempt's outcome until it is observed to end
 
@@ -101,6 +103,28 @@ class LiveStatus:
 
     updated_at: float
     pending: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ControllerLease:
+    """Which controller drives a run, and when it last said so."""
+
+    holder: str  # the controller's identity: its driver Job's, else host:pid
+    host: str
+    pid: int
+    heard_at: float
+
+    def describe(self, now: float) -> str:
+        return f"{self.holder}, heard from {max(now - self.heard_at, 0):.0f} s ago"
+
+
+def drives_run(lease: ControllerLease | None, *, me: str, host: str, now: float, stale_s: float,
+               pid_alive: Callable[[int], bool]) -> bool:
+    """Whether ``lease`` names another controller that may still be driving the run: not ours,
+    heard from within ``stale_s``, and, on this host, a live process."""
+    if lease is None or lease.holder == me or now - lease.heard_at > stale_s:
+        return False
+    return lease.host != host or pid_alive(lease.pid)
 
 
 @dataclass(frozen=True)
@@ -200,6 +224,24 @@ class RunState:
         with self._readable():
             doc = self.store.get_json(path)
             return LiveStatus(doc.get("updated_at", 0.0), doc.get("pending", {}))
+
+    # -- controller.json -----------------------------------------------------------------------
+    def put_lease(self, lease: ControllerLease) -> None:
+        self.store.put_json(f"{self.prefix}/controller.json", asdict(lease))
+
+    def lease(self) -> ControllerLease | None:
+        path = f"{self.prefix}/controller.json"
+        if not self.store.exists(path):
+            return None
+        with self._readable():
+            return ControllerLease(**self.store.get_json(path))
+
+    def drop_lease(self, holder: str) -> None:
+        """Remove the lease if ``holder`` still holds it (a later controller may have taken it)."""
+        with contextlib.suppress(StoreNotFoundError):
+            lease = self.lease()
+            if lease is not None and lease.holder == holder:
+                self.store.delete(f"{self.prefix}/controller.json")
 
     # -- logs ----------------------------------------------------------------------------------
     def put_step_log(self, kind: str, key: str, attempt: int, text: str) -> None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nativejobs.controller import CONTROLLER_ID_ENV
 from nativejobs.errors import BackendError, SpecError
 from nativejobs.k8s.backend import cluster_settings
 from nativejobs.k8s.client import KubeClient
@@ -37,9 +38,11 @@ def render_driver_job(experiment: str, store_uri: str, config: ClusterConfig, *,
                "--release", release]
     if max_parallel:
         command += ["--max-parallel", str(max_parallel)]
+    holder = f"job/{config.namespace}/{driver_name(experiment)}"  # every pod of the Job: one controller
     container = {"name": "controller", "image": config.images["controller"],
                  "imagePullPolicy": config.image_pull_policy, "command": command,
-                 "env": [{"name": "PYTHONUNBUFFERED", "value": "1"}, *store_env(config)],
+                 "env": [{"name": "PYTHONUNBUFFERED", "value": "1"},
+                         {"name": CONTROLLER_ID_ENV, "value": holder}, *store_env(config)],
                  "resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
                                "limits": {"memory": "1Gi"}},
                  "securityContext": CONTAINER_SECURITY}

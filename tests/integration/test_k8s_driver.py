@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from nativejobs.controller import CONTROLLER_ID_ENV
 from nativejobs.plan import build_plan
 from nativejobs.spec import load_spec
 from nativejobs.store import Store, open_store
@@ -79,7 +80,10 @@ def run_controller_here(install: Install):  # type: ignore[no-untyped-def]
         command = pod["spec"]["containers"][0]["command"]
         assert command[:2] == ["nativejobs", "drive"], command
         assert pod["spec"]["serviceAccountName"] == "nativejobs-controller"
-        done = subprocess.run([sys.executable, "-m", "nativejobs", *command[1:]], env=install.env,
+        env = pod["spec"]["containers"][0]["env"]
+        holder = {e["name"]: e["value"] for e in env if e["name"] == CONTROLLER_ID_ENV}
+        assert holder == {CONTROLLER_ID_ENV: f"job/{install.namespace}/nj-driver-quickstart"}
+        done = subprocess.run([sys.executable, "-m", "nativejobs", *command[1:]], env=install.env | holder,
                               cwd=REPO, capture_output=True, text=True, timeout=600)
         run_it.logs.append(done.stdout + done.stderr)  # type: ignore[attr-defined]
         return done.returncode
