@@ -604,6 +604,44 @@ def cancel(name: Annotated[str, typer.Argument(help="experiment name")], store: 
 
 
 @app.command()
+def gc(store: StoreOpt = None, yes: Annotated[bool, typer.Option(
+        "--yes", help="delete them; without it, only list what would go")] = False) -> None:
+    """Find the step outputs no recorded run refers to (left by a spec edited since, or an older
+    plan) and, with --yes, delete them. Run state, caches and mirrored inputs are kept."""
+    from nativejobs.controller import RunBusy
+    from nativejobs.gc import collect, remove
+
+    st = _default_store(store)
+    found = collect(st)
+    out.print(f"{st.uri}: {len(found.runs)} recorded run(s)", markup=False)
+    table = Table()
+    for col in ("step", "kept", "kept size", "garbage", "garbage size"):
+        table.add_column(col, justify="left" if col == "step" else "right")
+    present = {f.kind for f in found.kept + found.garbage}
+    for kind in [k for k in STEP_KINDS if k in present] + sorted(present - set(STEP_KINDS)):
+        kept, gone = ([f for f in fs if f.kind == kind] for fs in (found.kept, found.garbage))
+        table.add_row(kind, str(len(kept)), _size(sum(f.bytes for f in kept)), str(len(gone)),
+                      _size(sum(f.bytes for f in gone)))
+    out.print(table)
+    size = _size(sum(f.bytes for f in found.garbage))
+    if not found.garbage:
+        out.print("nothing to delete: every step folder belongs to a recorded run")
+    elif not yes:
+        out.print(f"{len(found.garbage)} step folders ({size}) belong to no recorded run; "
+                  "`nativejobs gc --yes` deletes them", markup=False)
+    else:
+        try:
+            gone = remove(st, found)
+        except RunBusy as e:
+            _fail(f"gc deletes nothing while a run is driven: {e}", EXIT_RUN_FAILED)
+        out.print(f"deleted {len(gone)} step folders ({_size(sum(f.bytes for f in gone))})")
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB" if n >= 2**20 else f"{n / 2**10:,.1f} KiB"
+
+
+@app.command()
 def logs(name: Annotated[str, typer.Argument(help="experiment name")],
          step: Annotated[str, typer.Argument(help="step key (a prefix is enough)")],
          store: StoreOpt = None,

@@ -118,14 +118,19 @@ class Store(ABC):
         """Whether an object exists at ``path``."""
 
     @abstractmethod
-    def list(self, prefix: str) -> list[str]:
-        """Paths of all objects under ``prefix`` (recursive), relative to the root, sorted."""
+    def sizes(self, prefix: str) -> dict[str, int]:
+        """Path (relative to the root) -> size in bytes of every object under ``prefix``
+        (recursive; a prefix naming one object covers that object)."""
 
     @abstractmethod
     def delete(self, path: str) -> None:
         """Remove one object; a missing object is not an error."""
 
     # -- derived helpers: the same for every backend ----------------------------------------
+    def list(self, prefix: str) -> list[str]:
+        """Paths of all objects under ``prefix`` (recursive), relative to the root, sorted."""
+        return sorted(self.sizes(prefix))
+
     def put_text(self, path: str, text: str) -> None:
         self.put_bytes(path, text.encode("utf-8"))
 
@@ -355,14 +360,14 @@ class FileStore(Store):
     def exists(self, path: str) -> bool:
         return self._path(path).is_file()
 
-    def list(self, prefix: str) -> list[str]:
+    def sizes(self, prefix: str) -> dict[str, int]:
         base = self._path(prefix)
         if base.is_file():
-            return [prefix.strip("/")]
+            return {prefix.strip("/"): base.stat().st_size}
         if not base.is_dir():
-            return []
-        return sorted(p.relative_to(self.root).as_posix() for p in base.rglob("*")
-                      if p.is_file() and not _is_temp(p.name))
+            return {}
+        return {p.relative_to(self.root).as_posix(): p.stat().st_size for p in base.rglob("*")
+                if p.is_file() and not _is_temp(p.name)}
 
     def delete(self, path: str) -> None:
         full = self._path(path)
@@ -443,21 +448,21 @@ class S3Store(Store):
             return False
         return True
 
-    def list(self, prefix: str) -> list[str]:
+    def sizes(self, prefix: str) -> dict[str, int]:
         root = f"{self.prefix}/" if self.prefix else ""
         want = self._key(prefix)
         # Objects under want/ or want itself, never siblings such as want + "c"; "" is everything.
         under = want.rstrip("/") + "/" if want.strip("/") else ""
-        out: list[str] = []
+        out: dict[str, int] = {}
         token: dict[str, str] = {}
         while True:
             page = self._call("list", self._s3.list_objects_v2, Prefix=want, **token)
             for obj in page.get("Contents", []):
                 key = obj["Key"]
                 if key == want or key.startswith(under):
-                    out.append(key[len(root) :])
+                    out[key[len(root) :]] = int(obj.get("Size", 0))
             if not page.get("IsTruncated"):
-                return sorted(out)
+                return out
             token = {"ContinuationToken": page["NextContinuationToken"]}
 
     def delete(self, path: str) -> None:

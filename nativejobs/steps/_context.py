@@ -152,8 +152,8 @@ class CheckedStore(Store):
     def exists(self, path: str) -> bool:
         return self.inner.exists(path)
 
-    def list(self, prefix: str) -> list[str]:
-        return self.inner.list(prefix)
+    def sizes(self, prefix: str) -> dict[str, int]:
+        return self.inner.sizes(prefix)
 
     def delete(self, path: str) -> None:
         self.inner.delete(path)

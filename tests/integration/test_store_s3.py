@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from nativejobs.errors import StoreError, StoreNotFoundError
-from nativejobs.store import S3Store, Store, open_store
+from nativejobs.gc import collect, remove, step_folders
+from nativejobs.runs import RunRecord, RunState
+from nativejobs.store import S3Store, Store, open_store, step_dir
+from tests.unit.builders import make_plan, make_spec
 from tests.unit.test_store import StoreContract
 
 if TYPE_CHECKING:
@@ -90,3 +93,17 @@ def test_wrong_credentials_are_a_store_error(
     assert isinstance(store, S3Store)
     with pytest.raises(StoreError, match="SignatureDoesNotMatch"):
         store.put_text("f.txt", "x")
+
+
+def test_gc_deletes_the_garbage_on_s3(s3_store: Store) -> None:
+    plan = make_plan()
+    RunState(s3_store, "study").put_record(RunRecord.of(make_spec(), plan, now=0.0))
+    for step in plan.steps:
+        s3_store.put_text(f"{step_dir(step.kind, step.key)}/out.txt", "kept")
+    s3_store.put_bytes("steps/train/0123abcd/adapter.bin", b"x" * 3000)  # an edited-away step
+
+    found = collect(s3_store)
+    assert [(f.key, f.files, f.bytes) for f in found.garbage] == [("0123abcd", 1, 3000)]
+    assert remove(s3_store, found) == found.garbage
+    assert s3_store.list("steps/train/0123abcd") == []
+    assert len(step_folders(s3_store.sizes("steps"))) == len(plan.steps)

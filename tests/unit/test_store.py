@@ -99,6 +99,13 @@ class StoreContract:
         store.put_text("a/b.txt", "x")
         assert store.list("a/b.txt") == ["a/b.txt"]
 
+    def test_sizes_are_each_objects_bytes(self, store: Store) -> None:
+        store.put_bytes("s/a.bin", b"x" * 1000)
+        store.put_bytes("s/b/c.bin", b"")
+        store.put_text("t.txt", "not under s")
+        assert store.sizes("s") == {"s/a.bin": 1000, "s/b/c.bin": 0}
+        assert store.sizes("s/a.bin") == {"s/a.bin": 1000}
+
     def test_list_of_a_missing_prefix_is_empty(self, store: Store) -> None:
         assert store.list("nothing/here") == []
 
