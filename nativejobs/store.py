@@ -6,7 +6,9 @@ Layout (relative to the store root)::
     steps/<kind>/<key>/_step.json  the step definition the entrypoint runs
     steps/<kind>/<key>/_SUCCESS.json   written last; the only proof a step is done
     steps/<kind>/<key>/_invalid/   markers moved aside, each with the reason
-    runs/<name>/                   per-run state: spec, plan, attempts, logs
+    runs/<name>/                   per-run state: spec, plan, attempts, the driving controller
+    cache/translate/, cache/judge/ translated segments and judge verdicts, shared by every run
+    inputs/host/                   a cluster run's local input files (``host_inputs``)
 
 Writes are atomic: a reader sees the old object, the new one, or nothing.
 
