@@ -193,9 +193,10 @@ def test_the_rich_base_plans(tmp_path: Path) -> None:
 # -- CLI arguments ---------------------------------------------------------------------------------
 # Commands that stay on this machine with a local store: no cluster, no S3, no model run
 # (submit needs a valid spec, which this vocabulary never names).
-_COMMANDS = ["validate", "plan", "results", "status", "logs", "cancel", "sources", "bogus", ""]
+_STORE_COMMANDS = ("status", "logs", "cancel", "gc")
+_COMMANDS = ["validate", "plan", "results", "status", "logs", "cancel", "gc", "sources", "bogus", ""]
 _TOKENS = ["--store", "--format", "-f", "--import", "-o", "--output", "--kind", "--backend",
-           "--max-parallel", "--steps", "--", "-", "--help", "md", "csv", "json", "k8s",
+           "--max-parallel", "--steps", "--yes", "--all", "--", "-", "--help", "md", "csv", "json", "k8s",
            "local", "bogus", "x=native", "=", "0", "-1", "abc", "1e9", "{bad}", "{spec}",
            "{records}", "{store}", "{file}", "tiny", "[/x]", "x" * 300]
 
@@ -222,7 +223,7 @@ def test_fuzzed_arguments_never_crash(tmp_path: Path, monkeypatch: pytest.Monkey
         args = [command] if command else []
         args += [_arg(data, places) for _ in range(data.draw(st.integers(0, 5), label="n"))]
         if "--store" not in args:  # never the developer's own store
-            args += ["--store", str(tmp_path / "store")] if command in ("status", "logs", "cancel") else []
+            args += ["--store", str(tmp_path / "store")] if command in _STORE_COMMANDS else []
         code, out, err, seconds = run_cli(*args)
         if "--help" in args or not command:
             assert code in (0, 2) and "Traceback" not in out + err
