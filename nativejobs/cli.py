@@ -604,16 +604,20 @@ def cancel(name: Annotated[str, typer.Argument(help="experiment name")], store: 
 
 
 @app.command()
-def gc(store: StoreOpt = None, yes: Annotated[bool, typer.Option(
-        "--yes", help="delete them; without it, only list what would go")] = False) -> None:
+def gc(store: StoreOpt = None,
+       forget: Annotated[list[str] | None, typer.Option(
+           help="also forget this run (repeatable): its state, and the outputs only it uses")] = None,
+       yes: Annotated[bool, typer.Option(
+           "--yes", help="delete them; without it, only list what would go")] = False) -> None:
     """Find the step outputs no recorded run refers to (left by a spec edited since, or an older
     plan) and, with --yes, delete them. Run state, caches and mirrored inputs are kept."""
     from nativejobs.controller import RunBusy
     from nativejobs.gc import collect, remove
 
     st = _default_store(store)
-    found = collect(st)
-    out.print(f"{st.uri}: {len(found.runs)} recorded run(s)", markup=False)
+    found = collect(st, forget=[_run_state(st, name).name for name in forget or []])
+    forgotten = f"; forgetting {', '.join(found.forgotten)}" if found.forgotten else ""
+    out.print(f"{st.uri}: {len(found.runs)} recorded run(s){forgotten}", markup=False)
     table = Table()
     for col in ("step", "kept", "kept size", "garbage", "garbage size"):
         table.add_column(col, justify="left" if col == "step" else "right")
@@ -624,17 +628,20 @@ def gc(store: StoreOpt = None, yes: Annotated[bool, typer.Option(
                       _size(sum(f.bytes for f in gone)))
     out.print(table)
     size = _size(sum(f.bytes for f in found.garbage))
-    if not found.garbage:
+    if not found.garbage and not found.forgotten:
         out.print("nothing to delete: every step folder belongs to a recorded run")
     elif not yes:
+        what = "the forgotten runs' state and " if found.forgotten else ""
         out.print(f"{len(found.garbage)} step folders ({size}) belong to no recorded run; "
-                  "`nativejobs gc --yes` deletes them", markup=False)
+                  f"with --yes, gc deletes {what}them", markup=False)
     else:
         try:
             gone = remove(st, found)
         except RunBusy as e:
             _fail(f"gc deletes nothing while a run is driven: {e}", EXIT_RUN_FAILED)
-        out.print(f"deleted {len(gone)} step folders ({_size(sum(f.bytes for f in gone))})")
+        which = f"forgot {', '.join(found.forgotten)}; " if found.forgotten else ""
+        out.print(f"{which}deleted {len(gone)} step folders ({_size(sum(f.bytes for f in gone))})",
+                  markup=False)
 
 
 def _size(n: int) -> str:

@@ -76,7 +76,7 @@ def test_gc_lists_then_deletes_only_what_no_run_refers_to(store: FileStore, caps
         cli.main(["gc", "--store", str(store.root)])
     assert exit_.value.code == 0 and store.list("") == before  # a listing deletes nothing
     said = " ".join(capsys.readouterr().out.split())
-    assert f"{len(found.garbage)} step folders" in said and "nativejobs gc --yes" in said
+    assert f"{len(found.garbage)} step folders" in said and "with --yes, gc deletes them" in said
 
     with pytest.raises(SystemExit) as exit_:
         cli.main(["gc", "--store", str(store.root), "--yes"])
@@ -121,3 +121,31 @@ def test_a_damaged_run_record_stops_gc(store: FileStore, capsys: Any) -> None:
 
     assert exit_.value.code == 1 and store.list("") == before
     assert "run 'other'" in capsys.readouterr().err
+
+
+def test_a_forgotten_run_takes_its_state_and_the_steps_only_it_used(store: FileStore, capsys: Any) -> None:
+    other = {s.key for s in RunState(store, "other").record().steps}
+    study = {s.key for s in RunState(store, "study").record().steps}
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["gc", "--store", str(store.root), "--forget", "other"])
+    assert exit_.value.code == 0 and store.exists("runs/other/run.json")  # listed only
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["gc", "--store", str(store.root), "--forget", "other", "--yes"])
+
+    assert exit_.value.code == 0
+    assert "forgot other; deleted" in " ".join(capsys.readouterr().out.split())
+    assert store.list("runs/other") == [] and store.exists("runs/study/run.json")
+    left = {f.key for f in step_folders(store.sizes("steps"))}
+    assert left == study and other & study  # what both used stays with the study
+
+
+def test_forgetting_an_unknown_run_is_a_usage_error(store: FileStore, capsys: Any) -> None:
+    before = store.list("")
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["gc", "--store", str(store.root), "--forget", "nope", "--yes"])
+
+    assert exit_.value.code == 2 and store.list("") == before
+    assert "no run named 'nope'" in capsys.readouterr().err
