@@ -41,6 +41,8 @@ class RunBusy(NativeJobsError):
 
 
 def _pid_alive(pid: int) -> bool:
+    if pid <= 0:  # 0 and -1 would name a process group, not a process
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -230,11 +230,14 @@ class RunState:
         self.store.put_json(f"{self.prefix}/controller.json", asdict(lease))
 
     def lease(self) -> ControllerLease | None:
-        path = f"{self.prefix}/controller.json"
-        if not self.store.exists(path):
+        """The lease, or None; an unreadable one counts as none (it only ever keeps a second
+        controller off, and must not keep every controller off)."""
+        try:
+            doc = self.store.get_json(f"{self.prefix}/controller.json")
+            return ControllerLease(str(doc["holder"]), str(doc["host"]), int(doc["pid"]),
+                                   float(doc["heard_at"]))
+        except (StoreNotFoundError, ValueError, UnicodeDecodeError, KeyError, TypeError):
             return None
-        with self._readable():
-            return ControllerLease(**self.store.get_json(path))
 
     def drop_lease(self, holder: str) -> None:
         """Remove the lease if ``holder`` still holds it (a later controller may have taken it)."""

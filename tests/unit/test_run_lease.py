@@ -132,3 +132,12 @@ def test_a_second_submit_is_refused_and_records_nothing(tmp_path: Path, capsys: 
     with pytest.raises(SystemExit):
         cli.main(["status", plan.name, "--store", str(tmp_path / "store")])
     assert f"driven by {HOST}:{os.getppid()}" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"holder": "x"}', '["a"]', '{"holder": "x", "host": "h", '
+                                  '"pid": "abc", "heard_at": 1}'])
+def test_an_unreadable_lease_keeps_no_controller_off(state: RunState, text: str) -> None:
+    state.store.put_text("runs/quickstart/controller.json", text)
+
+    with RunLease(state, clock=lambda: 5.0) as lease:
+        assert state.lease() == ControllerLease(lease.holder, HOST, os.getpid(), 5.0)
