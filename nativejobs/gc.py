@@ -4,8 +4,9 @@ A step folder (``steps/<kind>/<key>/``) is kept while the plan of any run record
 (``runs/<name>/run.json``) names its key; every other one is garbage, left by a spec edited
 since or an older plan of a run. A run can be forgotten too: its state goes, and the step
 folders only it referred to become garbage. Other runs' state, caches (``cache/``: translated
-segments, judge verdicts) and mirrored inputs (``inputs/``) are never touched. Removal is refused while a
-controller drives any run of the store; a step a later submit needs again is recomputed.
+segments, judge verdicts) and mirrored inputs (``inputs/``) are never touched. Removal is
+refused while a controller drives any run of the store; a step a later submit needs again is
+recomputed.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class StepFolder:
 
 @dataclass(frozen=True)
 class Garbage:
-    """The store's step folders, split by whether a recorded run (but the forgotten) refers to them."""
+    """The store's step folders, split by whether a recorded run refers to them (the runs
+    being forgotten do not count)."""
 
     runs: list[str]
     forgotten: list[str]
