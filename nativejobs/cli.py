@@ -15,8 +15,10 @@ import json
 import os
 import re
 import signal
+import statistics
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -40,7 +42,15 @@ from nativejobs.exit_codes import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_USAGE
 from nativejobs.orchestrate import Backend, RunStatus, State
 from nativejobs.plan import Plan, Step, build_plan, estimate_gpu_hours
 from nativejobs.report import REPORT_FORMATS, ReportInputError, import_report, run_results
-from nativejobs.runs import RunRecord, RunState, StepStatus, done_keys, step_records, step_statuses
+from nativejobs.runs import (
+    RunRecord,
+    RunState,
+    StepStatus,
+    done_keys,
+    done_markers,
+    step_records,
+    step_statuses,
+)
 from nativejobs.spec import (
     NAME_PATTERN,
     NAME_RULE,
@@ -538,8 +548,10 @@ def status(name: Annotated[str, typer.Argument(help="experiment name")], store: 
     st = _default_store(store)
     run_state = _run_state(st, name)
     run = run_state.record()
-    steps = step_statuses(run, run_state.attempts(), done_keys(st, run.steps), run_state.live().pending)
-    out.print(_status_summary(steps, title=f"{name} ({st.uri})"))
+    took = done_markers(st, run.steps, lambda marker: marker.get("wall_s"))  # seconds each done step ran
+    steps = step_statuses(run, run_state.attempts(), took.keys(), run_state.live().pending)
+    pace = _pace(steps, took)
+    out.print(_status_summary(steps, pace, title=f"{name} ({st.uri})"))
     of_kind = [s for s in steps if not kind or s.step.kind in kind]
     shown = [s for s in of_kind if all_steps or s.state != "done"]
     if shown:
@@ -554,6 +566,8 @@ def status(name: Annotated[str, typer.Argument(help="experiment name")], store: 
         which = f"{'/'.join(kind)} steps" if kind else "steps"
         out.print(f"{name}: no {which}" if not of_kind else
                   f"{name}: all {len(of_kind)} {which} done (--all lists them)", markup=False)
+    if left := [s for s in steps if s.state != "done"]:
+        out.print(f"{name}: {_time_left(left, pace)}", markup=False)
     if (lease := run_state.lease()) is not None:
         out.print(f"{name}: driven by {lease.describe(time.time())}", markup=False)
     if run_state.is_cancel_requested():
@@ -564,18 +578,48 @@ def _count(steps: list[StepStatus], state: str) -> int:
     return sum(s.state == state for s in steps)
 
 
-def _status_summary(steps: list[StepStatus], *, title: str) -> Table:
-    """Steps per kind (rows) and state (columns: done first, not run last, what occurs between)."""
+def _pace(steps: list[StepStatus], took: Mapping[str, Any]) -> dict[str, float]:
+    """Step kind -> median seconds its done steps ran (kinds with none measured left out)."""
+    times: dict[str, list[float]] = {}
+    for s in steps:
+        if isinstance(wall := took.get(s.step.key), int | float) and not isinstance(wall, bool):
+            times.setdefault(s.step.kind, []).append(float(wall))
+    return {kind: statistics.median(ts) for kind, ts in times.items()}
+
+
+def _duration(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s" if s >= 60 \
+        else f"{s}s"
+
+
+def _time_left(left: list[StepStatus], pace: Mapping[str, float]) -> str:
+    """The step time the steps not done would take at each kind's pace so far."""
+    kinds = sorted({s.step.kind for s in left}, key=STEP_KINDS.index)
+    timed, untimed = [k for k in kinds if k in pace], [k for k in kinds if k not in pace]
+    parts = []
+    if timed:
+        known = sum(pace[s.step.kind] for s in left if s.step.kind in pace)
+        parts.append(f"about {_duration(known)} ({', '.join(timed)})")
+    if untimed:
+        parts.append(f"not timed yet: {', '.join(untimed)}")
+    return "step time left at the pace so far: " + "; ".join(parts)
+
+
+def _status_summary(steps: list[StepStatus], pace: Mapping[str, float], *, title: str) -> Table:
+    """Steps per kind (rows) and state (columns: done first, not run last, what occurs between),
+    and the median time a done step of the kind ran."""
     present = {s.state for s in steps} - {"done", "not run"}
     states = ["done", *sorted(present), "not run"]
     table = Table(title=Text(title))
-    for col in ("step", "steps", *states):
+    for col in ("step", "steps", *states, "time/step"):
         table.add_column(col, justify="left" if col == "step" else "right")
     kinds = [k for k in STEP_KINDS if any(s.step.kind == k for s in steps)]
     for k in kinds:
         of_kind = [s for s in steps if s.step.kind == k]
-        table.add_row(k, str(len(of_kind)), *(str(_count(of_kind, state)) for state in states))
-    table.add_row("total", str(len(steps)), *(str(_count(steps, state)) for state in states))
+        table.add_row(k, str(len(of_kind)), *(str(_count(of_kind, state)) for state in states),
+                      _duration(pace[k]) if k in pace else "")
+    table.add_row("total", str(len(steps)), *(str(_count(steps, state)) for state in states), "")
     return table
 
 

@@ -20,16 +20,17 @@ import contextlib
 import json
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from nativejobs.errors import StoreError, StoreNotFoundError, short_text
 from nativejobs.plan import Plan
 from nativejobs.store import Store, stale_inputs, step_dir
 
 __all__ = ["LAUNCHED", "Attempt", "CancelRequest", "ControllerLease", "LiveStatus", "RunRecord", "RunState",
-           "StepRecord", "StepStatus", "done_digests", "done_keys", "drives_run", "step_log_path",
-           "step_records", "step_statuses"]
+           "StepRecord", "StepStatus", "done_digests", "done_keys", "done_markers", "drives_run",
+           "step_log_path", "step_records", "step_statuses"]
 
+T = TypeVar("T")
 LAUNCHED = "launched"  # an attempt's outcome until it is observed to end
 
 
@@ -277,8 +278,14 @@ def done_keys(store: Store, steps: Sequence[StepRecord]) -> set[str]:
 
 
 def done_digests(store: Store, steps: Sequence[StepRecord]) -> dict[str, str | None]:
-    """The steps that are done as the orchestrator judges it -> their marker's digest: a marker,
-    inputs done, and built from their current outputs (``stale_inputs``). ``steps`` in
+    """The steps that are done as the orchestrator judges it -> their marker's digest."""
+    return done_markers(store, steps, lambda marker: marker.get("digest"))
+
+
+def done_markers(store: Store, steps: Sequence[StepRecord],
+                 pick: Callable[[Mapping[str, Any]], T]) -> dict[str, T]:
+    """The steps that are done as the orchestrator judges it -> ``pick`` of their marker: a
+    marker, inputs done, and built from their current outputs (``stale_inputs``). ``steps`` in
     dependency order; one marker read per step whose inputs are done, a dependency level at a
     time (each level's reads at once on an object store); nothing is moved aside."""
     levels: dict[str, int] = {}
@@ -287,6 +294,7 @@ def done_digests(store: Store, steps: Sequence[StepRecord]) -> dict[str, str | N
         levels[step.key] = level = 1 + max((levels.get(k, 0) for k in step.inputs or []), default=0)
         by_level.setdefault(level, []).append(step)
     digests: dict[str, str | None] = {}
+    picked: dict[str, T] = {}
     for level in sorted(by_level):
         ready = [s for s in by_level[level] if all(k in digests for k in s.inputs or [])]
         markers = store.get_markers([(s.kind, s.key) for s in ready])
@@ -294,4 +302,5 @@ def done_digests(store: Store, steps: Sequence[StepRecord]) -> dict[str, str | N
             inputs = step.inputs or []
             if marker is not None and not stale_inputs(marker, {k: digests[k] for k in inputs}):
                 digests[step.key] = marker.get("digest")
-    return digests
+                picked[step.key] = pick(marker)
+    return picked

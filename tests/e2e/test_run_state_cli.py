@@ -81,7 +81,7 @@ def test_status_sums_up_per_kind_and_lists_only_what_is_not_done(
     run = store.get_json("runs/quickstart/run.json")["steps"]
     roots = [s for s in run if not s["inputs"] and s["key"] != first]
     for s in roots:
-        store.put_marker(s["kind"], s["key"], {})
+        store.put_marker(s["kind"], s["key"], {"wall_s": 3.0})
     wide = {"COLUMNS": "250"}
 
     out = nativejobs("status", "quickstart", "--store", str(store.root), env=wide)
@@ -89,10 +89,15 @@ def test_status_sums_up_per_kind_and_lists_only_what_is_not_done(
     assert out.returncode == 0, out.stderr
     header = next(line for line in out.stdout.splitlines() if "steps" in line and "done" in line)
     columns = [c.strip() for c in header.strip("┃ \n").split("┃")]
-    assert columns == ["step", "steps", "done", "launched", "not run"]
+    assert columns == ["step", "steps", "done", "launched", "not run", "time/step"]
     total = next(line for line in out.stdout.splitlines() if line.startswith("│ total"))
-    assert [c.strip() for c in total.strip("│ \n").split("│")] == \
-        ["total", str(len(run)), str(len(roots)), "2", str(len(run) - len(roots) - 2)]
+    assert [c.strip() for c in total.split("│")[1:-1]] == \
+        ["total", str(len(run)), str(len(roots)), "2", str(len(run) - len(roots) - 2), ""]
+    prepare = next(line for line in out.stdout.splitlines() if line.startswith("│ prepare"))
+    assert prepare.split("│")[-2].strip() == "3s"
+    left = sum(s["kind"] == "prepare" for s in run) - len(roots)
+    assert f"step time left at the pace so far: about {3 * left}s (prepare); not timed yet: translate, " \
+        "train, evaluate, summarize" in " ".join(out.stdout.split())
     rows = [line for line in out.stdout.splitlines() if any(s["key"][:12] in line for s in run)]
     assert len(rows) == len(run) - len(roots)  # a row per step not done
     assert not any(s["key"][:12] in out.stdout for s in roots)
