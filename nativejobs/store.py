@@ -470,6 +470,16 @@ class S3Store(Store):
     def delete(self, path: str) -> None:
         self._call("delete", self._s3.delete_object, Key=self._key(path))
 
+    def delete_prefix(self, prefix: str) -> None:
+        keys = [self._key(p) for p in self.list(prefix)]
+        for start in range(0, len(keys), 1000):  # one request per 1,000 objects, S3's most
+            batch = [{"Key": k} for k in keys[start:start + 1000]]
+            reply = self._call("delete", self._s3.delete_objects, Delete={"Objects": batch, "Quiet": True})
+            if errors := reply.get("Errors"):
+                first = errors[0]
+                raise StoreError(f"S3 delete on {self.uri} failed for {len(errors)} object(s), e.g. "
+                                 f"{first.get('Key')}: {first.get('Code')} {first.get('Message', '')}")
+
 
 def open_store(uri: str, *, endpoint_url: str | None = None) -> Store:
     """Open ``file:///abs/dir``, a plain local path, or ``s3://bucket/prefix``.

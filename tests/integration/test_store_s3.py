@@ -60,6 +60,8 @@ def test_list_pages_past_one_thousand_objects(s3_store: Store) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda p: s3_store.put_bytes(p, b""), paths))
     assert s3_store.list("many") == paths
+    s3_store.delete_prefix("many")  # in batches of at most 1,000
+    assert s3_store.list("many") == []
 
 
 def test_endpoint_comes_from_the_aws_environment(
