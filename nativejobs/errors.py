@@ -9,6 +9,8 @@ NativeJobsError                 base of everything we raise on purpose
 │   └── ClusterError            the Kubernetes API refused a call (``nativejobs.k8s.errors``:
 │                               NotFound, Conflict, Gone, Forbidden, Unreachable)
 ├── RunFailedError              a run ended with failed steps (CLI exit 1)
+├── RunCancelled, RunBusy       (``nativejobs.controller``) a cancel request stopped the run;
+│                               another live controller drives it (CLI exit 1)
 ├── ReportInputError            result records or report options are unusable (CLI exit 2)
 └── StepInputError              a step's input or config is bad; never retried (step exit 3)
 
