@@ -9,9 +9,10 @@
 | ``controller.json`` | ``ControllerLease`` | the controller driving the run, every few s |
 
 A step's logs are ``steps/<kind>/<key>/_logs/attempt-N.log`` (``step_log_path``).
-``done_digests`` is the one reading of "done" over a whole plan (status, plan, the report, and the
-orchestrator before its first pass): a marker built from its inputs' current outputs
-(``store.stale_inputs``), as a reconcile pass judges it.
+``done_markers`` (``done_digests`` and ``done_keys`` are built on it) is the one reading of
+"done" over a whole plan (status, plan, the report, and the orchestrator before its first
+pass): a marker built from its inputs' current outputs (``store.stale_inputs``), as a
+reconcile pass judges it.
 """
 
 from __future__ import annotations
@@ -242,10 +243,9 @@ class RunState:
 
     def drop_lease(self, holder: str) -> None:
         """Remove the lease if ``holder`` still holds it (a later controller may have taken it)."""
-        with contextlib.suppress(StoreNotFoundError):
-            lease = self.lease()
-            if lease is not None and lease.holder == holder:
-                self.store.delete(f"{self.prefix}/controller.json")
+        lease = self.lease()
+        if lease is not None and lease.holder == holder:
+            self.store.delete(f"{self.prefix}/controller.json")
 
     # -- logs ----------------------------------------------------------------------------------
     def put_step_log(self, kind: str, key: str, attempt: int, text: str) -> None:

@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import time
 from abc import ABC, abstractmethod
@@ -368,8 +369,17 @@ class FileStore(Store):
             return {prefix.strip("/"): base.stat().st_size}
         if not base.is_dir():
             return {}
-        return {p.relative_to(self.root).as_posix(): p.stat().st_size for p in base.rglob("*")
-                if p.is_file() and not _is_temp(p.name)}
+        out: dict[str, int] = {}
+        for p in base.rglob("*"):
+            if _is_temp(p.name):
+                continue
+            try:
+                info = p.stat()
+            except FileNotFoundError:  # deleted or moved aside since the walk saw it
+                continue
+            if stat.S_ISREG(info.st_mode):
+                out[p.relative_to(self.root).as_posix()] = info.st_size
+        return out
 
     def delete(self, path: str) -> None:
         full = self._path(path)
