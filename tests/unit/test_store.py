@@ -284,6 +284,22 @@ def test_filestore_allows_dot_dot_that_stays_inside(tmp_path: Path) -> None:
 # -- open_store -----------------------------------------------------------------------------------
 
 
+def test_filestore_listing_skips_a_file_that_goes_during_the_walk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = FileStore(tmp_path)
+    store.put_text("s/kept.txt", "x")
+    store.put_text("s/_SUCCESS.json", "{}")
+    real_stat = Path.stat
+
+    def stat(self: Path, **kwargs: Any) -> os.stat_result:
+        if self.name == "_SUCCESS.json":  # moved aside by invalidate_marker meanwhile
+            raise FileNotFoundError(self)
+        return real_stat(self, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    assert store.list("s") == ["s/kept.txt"]
+
+
 def test_open_store_file_uri(tmp_path: Path) -> None:
     store = open_store(f"file://{tmp_path}/s")
     assert isinstance(store, FileStore)
