@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from nativejobs.controller import RunLease
 from nativejobs.runs import RunState
-from nativejobs.store import Store
+from nativejobs.store import Store, step_dir
 
 __all__ = ["Garbage", "StepFolder", "collect", "find_garbage", "remove", "step_folders"]
 
@@ -33,7 +33,7 @@ class StepFolder:
 
     @property
     def path(self) -> str:
-        return f"{STEPS}/{self.kind}/{self.key}"
+        return step_dir(self.kind, self.key)
 
 
 @dataclass(frozen=True)
