@@ -88,7 +88,8 @@ class RunLease:
 
 
 class _LiveStatus:
-    """Publishes the backend's pending reasons when they change; says whether a cancel was asked."""
+    """Every ``every_s``: renews the run's lease, publishes the backend's pending reasons when
+    they change, and says whether a cancel was asked."""
 
     def __init__(self, run_state: RunState, backend: Backend, *, every_s: float,
                  clock: Callable[[], float], monotonic: Callable[[], float],

@@ -15,13 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from nativejobs.controller import RunLease
-from nativejobs.runs import RunState
+from nativejobs.runs import RunState, run_names
 from nativejobs.store import Store, step_dir
 
 __all__ = ["Garbage", "StepFolder", "collect", "find_garbage", "remove", "step_folders"]
 
 STEPS = "steps"
-RUNS = "runs"
 
 
 @dataclass(frozen=True)
@@ -63,11 +62,6 @@ def find_garbage(runs: list[str], folders: list[StepFolder], referenced: set[str
                    [f for f in folders if f.key not in referenced])
 
 
-def _run_names(store: Store) -> list[str]:
-    return sorted({p.split("/")[1] for p in store.list(RUNS) if p.endswith("/run.json")
-                   and p.count("/") == 2})
-
-
 def _referenced(store: Store, runs: list[str], forgotten: Sequence[str]) -> set[str]:
     return {s.key for name in runs if name not in forgotten for s in RunState(store, name).record().steps}
 
@@ -79,7 +73,7 @@ def collect(store: Store, *, forget: Sequence[str] = ()) -> Garbage:
         StoreNotFoundError: A run in ``forget`` is not recorded in the store.
         StoreError: A run's record is damaged (what it refers to is then unknown).
     """
-    runs = _run_names(store)
+    runs = run_names(store)
     for name in forget:
         RunState(store, name).record()  # names the run if it is not there
     return find_garbage(runs, step_folders(store.sizes(STEPS)), _referenced(store, runs, forget),
@@ -90,12 +84,12 @@ def remove(store: Store, garbage: Garbage) -> list[StepFolder]:
     """Delete the forgotten runs' state, then the garbage step folders that no run refers to
     now either; returns the folders deleted. Raises: RunBusy if a controller drives any run of
     the store (it may be about to record a plan that needs them)."""
-    runs = _run_names(store)
+    runs = run_names(store)
     for name in runs:
         RunLease(RunState(store, name)).check()
     referenced = _referenced(store, runs, garbage.forgotten)  # a run recorded since keeps its steps
     for name in garbage.forgotten:
-        store.delete_prefix(f"{RUNS}/{name}")
+        RunState(store, name).forget()
     gone = [f for f in garbage.garbage if f.key not in referenced]
     store.map(lambda f: store.delete_prefix(f.path), gone)
     return gone

@@ -29,7 +29,7 @@ from nativejobs.store import Store, stale_inputs, step_dir
 
 __all__ = ["LAUNCHED", "Attempt", "CancelRequest", "ControllerLease", "LiveStatus", "RunRecord", "RunState",
            "StepRecord", "StepStatus", "done_digests", "done_keys", "done_markers", "drives_run",
-           "step_log_path", "step_records", "step_statuses"]
+           "run_names", "step_log_path", "step_records", "step_statuses"]
 
 T = TypeVar("T")
 LAUNCHED = "launched"  # an attempt's outcome until it is observed to end
@@ -247,6 +247,10 @@ class RunState:
         if lease is not None and lease.holder == holder:
             self.store.delete(f"{self.prefix}/controller.json")
 
+    def forget(self) -> None:
+        """Delete the run's whole state (``nativejobs gc --forget``); its steps stay in the store."""
+        self.store.delete_prefix(self.prefix)
+
     # -- logs ----------------------------------------------------------------------------------
     def put_step_log(self, kind: str, key: str, attempt: int, text: str) -> None:
         self.store.put_text(step_log_path(kind, key, attempt), text)
@@ -270,6 +274,12 @@ class RunState:
     def _damaged(self, what: str) -> StoreError:
         return StoreError(f"run {self.name!r} in {self.store.uri}: a stored file is damaged ({what}); "
                           "run with --debug to see which")
+
+
+def run_names(store: Store) -> list[str]:
+    """The names of the runs recorded in ``store`` (those with a ``run.json``), sorted."""
+    return sorted({p.split("/")[1] for p in store.list("runs")
+                   if p.count("/") == 2 and p.endswith("/run.json")})
 
 
 def done_keys(store: Store, steps: Sequence[StepRecord]) -> set[str]:
